@@ -1,0 +1,29 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"github.com/treasuryledger/treasury/shared/ledger"
+)
+
+// tenantPattern keeps a tenant id safe to put in a storage key.
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// callerOf reads the verified JWT claims that API Gateway's JWT authorizer
+// (or, locally, the local gateway) put in the request context. The function
+// never sees an unverified token: without claims there is no caller.
+func callerOf(r *http.Request) (ledger.Caller, error) {
+	gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok || gw.Authorizer == nil || gw.Authorizer.JWT == nil {
+		return ledger.Caller{}, ledger.Errorf(ledger.EUnauthenticated, "A bearer token is required.")
+	}
+	claims := gw.Authorizer.JWT.Claims
+	sub, tenant := claims["sub"], claims["tenant"]
+	if sub == "" || tenant == "" || len(sub) > 128 || !tenantPattern.MatchString(tenant) {
+		return ledger.Caller{}, ledger.Errorf(ledger.EUnauthenticated, "The token must name a user (sub) and an organisation (tenant).")
+	}
+	return ledger.NewCaller(sub, tenant, claims["scope"]), nil
+}

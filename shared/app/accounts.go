@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/treasuryledger/treasury/shared/ledger"
+)
+
+// CreateAccount creates an account and books its opening balance. The input
+// is kept with the idempotency record, so that a replay can rebuild the
+// first answer.
+func (s *Service) CreateAccount(ctx context.Context, c ledger.Caller, in ledger.NewAccountInput, idem *Idempotency) (*ledger.Account, bool, error) {
+	now := s.Now()
+	input, err := json.Marshal(in)
+	if err != nil {
+		return nil, false, err
+	}
+	acc, opening, err := newAccount(in, ledger.NewID(ledger.AccountPrefix, now), now, c.Sub)
+	if err != nil {
+		return nil, false, err
+	}
+	var booking *ledger.Booking
+	if !opening.IsZero() {
+		if booking, err = ledger.Opening(acc, opening, ledger.Actor{Sub: c.Sub, Now: now}); err != nil {
+			return nil, false, err
+		}
+		acc = booking.Updates[0].Account
+	}
+	replay, err := s.Store.CreateAccount(ctx, c.Tenant, acc, booking, idem, c.Sub, input)
+	if err != nil {
+		return nil, false, err
+	}
+	if replay == nil {
+		return acc, false, nil
+	}
+	// Rebuild the first answer from the stored input and the account's
+	// immutable creation stamp.
+	stored, err := s.Store.GetAccount(ctx, c.Tenant, replay.ResourceID)
+	if err != nil {
+		return nil, false, err
+	}
+	var first ledger.NewAccountInput
+	raw, err := s.Store.ReplayAccountInput(ctx, c.Tenant, c.Sub, idem)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := json.Unmarshal(raw, &first); err != nil {
+		return nil, false, err
+	}
+	acc, opening, err = newAccount(first, stored.ID, stored.CreatedAt, stored.CreatedBy)
+	if err != nil {
+		return nil, false, err
+	}
+	if !opening.IsZero() {
+		b, err := ledger.Opening(acc, opening, ledger.Actor{Sub: stored.CreatedBy, Now: stored.CreatedAt})
+		if err != nil {
+			return nil, false, err
+		}
+		acc = b.Updates[0].Account
+	}
+	return acc, true, nil
+}
+
+func newAccount(in ledger.NewAccountInput, id string, now time.Time, sub string) (*ledger.Account, decimal.Decimal, error) {
+	return ledger.NewAccount(in, id, now.UTC().Truncate(time.Millisecond), sub)
+}
+
+// GetAccount returns an account the caller may see; any other is not found.
+func (s *Service) GetAccount(ctx context.Context, c ledger.Caller, id string) (*ledger.Account, error) {
+	if !ledger.ValidID(id, ledger.AccountPrefix) {
+		return nil, ledger.NotFound("Account")
+	}
+	a, err := s.Store.GetAccount(ctx, c.Tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if !c.MayActOn(a) {
+		return nil, ledger.NotFound("Account")
+	}
+	return a, nil
+}
+
+// ListAccounts lists the accounts the caller may see.
+func (s *Service) ListAccounts(ctx context.Context, c ledger.Caller, f AccountFilter) (Page[*ledger.Account], error) {
+	f.Member = ""
+	if !c.SeesAllAccounts() {
+		f.Member = c.Sub
+	}
+	return s.Store.ListAccounts(ctx, c.Tenant, f)
+}
+
+// UpdateAccount applies a merge patch to an account's settings.
+func (s *Service) UpdateAccount(ctx context.Context, c ledger.Caller, id string, p ledger.AccountPatch) (*ledger.Account, error) {
+	if !ledger.ValidID(id, ledger.AccountPrefix) {
+		return nil, ledger.NotFound("Account")
+	}
+	a, _, err := s.Store.UpdateAccount(ctx, c.Tenant, id, func(a *ledger.Account) ([]ledger.Change, error) {
+		if !c.MayActOn(a) {
+			return nil, ledger.NotFound("Account")
+		}
+		return a.Apply(p, s.Now())
+	})
+	return a, err
+}
+
+// Balance is an account's balance now, or at a past moment.
+type Balance struct {
+	Account *ledger.Account
+	Balance decimal.Decimal
+	AsOf    time.Time // zero: now, with pending and available
+}
+
+// GetBalance answers the balance now or as of a moment.
+func (s *Service) GetBalance(ctx context.Context, c ledger.Caller, id string, asOf time.Time) (*Balance, error) {
+	a, err := s.GetAccount(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if asOf.IsZero() {
+		return &Balance{Account: a, Balance: a.Balance}, nil
+	}
+	if !asOf.Before(a.LastPostedAt) {
+		// Nothing was posted after the moment: the balance is today's.
+		return &Balance{Account: a, Balance: a.Balance, AsOf: asOf}, nil
+	}
+	b, err := s.Store.BalanceAt(ctx, c.Tenant, id, asOf)
+	if err != nil {
+		return nil, err
+	}
+	return &Balance{Account: a, Balance: b, AsOf: asOf}, nil
+}
+
+// History returns a page of an account's numbered history.
+func (s *Service) History(ctx context.Context, c ledger.Caller, id string, f HistoryFilter) (Page[ledger.HistoryLine], error) {
+	if _, err := s.GetAccount(ctx, c, id); err != nil {
+		return Page[ledger.HistoryLine]{}, err
+	}
+	return s.Store.History(ctx, c.Tenant, id, f)
+}

@@ -1,0 +1,434 @@
+package ledger
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/treasuryledger/treasury/shared/money"
+)
+
+// Account kinds: the money pools of the contract. All of them hold money, so
+// all of them are funds-checked; a later ledger-account kind (income,
+// expense, ...) may not be, which is why the check is a property of the
+// account (FundsChecked) and not of the code path.
+const (
+	KindCash   = "cash"
+	KindBank   = "bank"
+	KindBudget = "budget"
+	KindWallet = "wallet"
+)
+
+// Account statuses.
+const (
+	StatusActive = "active"
+	StatusFrozen = "frozen"
+	StatusClosed = "closed"
+)
+
+// Limits of the contract.
+const (
+	MaxNameLen      = 100
+	MaxMemoLen      = 500
+	MaxShortTextLen = 140 // reference, payee, reason
+	MaxCategoryLen  = 64
+	MaxMetadataKeys = 20
+	MaxMetadataSize = 2048
+	MaxMembers      = 50
+	MaxCodeLen      = 64
+	MaxIBANLen      = 34
+)
+
+// Account is a money pool and, for later, a ledger account.
+type Account struct {
+	ID                string
+	Name              string
+	Code              string
+	Kind              string
+	Currency          money.Currency
+	Status            string
+	Balance           decimal.Decimal
+	Pending           decimal.Decimal
+	OverdraftLimit    decimal.Decimal
+	ApprovalThreshold *decimal.Decimal // nil: no withdrawal waits for approval
+	IBAN              string
+	Members           []string
+	Metadata          json.RawMessage // a JSON object, compact
+	FundsChecked      bool
+	CreatedAt         time.Time
+	CreatedBy         string
+	UpdatedAt         time.Time
+	Version           int64 // changes of settings, not postings
+
+	// Seq is the number of the last history line; LastPostedAt its time.
+	// Postings stamp max(now, LastPostedAt) so that an account's history in
+	// time order is also its history in seq order.
+	Seq          int64
+	LastPostedAt time.Time
+}
+
+// Available is what postings may still take: balance − pending + overdraft.
+func (a *Account) Available() decimal.Decimal {
+	return a.Balance.Sub(a.Pending).Add(a.OverdraftLimit)
+}
+
+// HasMember reports whether sub is listed in members.
+func (a *Account) HasMember(sub string) bool {
+	for _, m := range a.Members {
+		if m == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// CanPost refuses postings to frozen and closed accounts.
+func (a *Account) CanPost() error {
+	if a.Status != StatusActive {
+		return &Error{Code: EAccountClosed, Message: "Account " + a.ID + " is " + a.Status + " and takes no postings."}
+	}
+	return nil
+}
+
+// NewAccountInput is what a caller may set when creating an account; strings
+// are as sent, amounts still text so that their rules depend on the currency.
+type NewAccountInput struct {
+	Name              string
+	Code              string
+	Kind              string
+	Currency          string
+	OpeningBalance    *string
+	OverdraftLimit    *string
+	ApprovalThreshold *string
+	IBAN              string
+	Members           []string
+	Metadata          json.RawMessage
+}
+
+// NewAccount validates the input and returns the account as created, and its
+// opening balance (zero when none). It is a pure function of its arguments,
+// so an idempotent replay can rebuild the first answer from the stored input.
+func NewAccount(in NewAccountInput, id string, now time.Time, creator string) (*Account, decimal.Decimal, error) {
+	var v Invalid
+	a := &Account{
+		ID: id, Kind: in.Kind, Status: StatusActive, FundsChecked: true,
+		CreatedAt: now, CreatedBy: creator, UpdatedAt: now, Version: 1,
+	}
+	a.Name = checkName(&v, "name", in.Name, true)
+	a.Code = checkText(&v, "code", in.Code, MaxCodeLen)
+	switch in.Kind {
+	case KindCash, KindBank, KindBudget, KindWallet:
+	case "":
+		v.Add("kind", "is required")
+	default:
+		v.Add("kind", "must be one of cash, bank, budget, wallet")
+	}
+	cur, ok := checkCurrency(&v, "currency", in.Currency)
+	a.Currency = cur
+	opening := decimal.Zero
+	if ok {
+		if in.OpeningBalance != nil {
+			opening, _ = checkAmount(&v, "opening_balance", *in.OpeningBalance, cur, amountAny)
+		}
+		if in.OverdraftLimit != nil {
+			a.OverdraftLimit, _ = checkAmount(&v, "overdraft_limit", *in.OverdraftLimit, cur, amountNonNegative)
+		}
+		if in.ApprovalThreshold != nil {
+			if t, ok := checkAmount(&v, "approval_threshold", *in.ApprovalThreshold, cur, amountPositive); ok {
+				a.ApprovalThreshold = &t
+			}
+		}
+		if opening.Add(a.OverdraftLimit).IsNegative() {
+			v.Add("opening_balance", "is below the overdraft limit")
+		}
+	}
+	a.Balance = decimal.Zero
+	a.Pending = decimal.Zero
+	a.IBAN = checkIBAN(&v, in.IBAN)
+	if in.Members == nil {
+		a.Members = []string{creator}
+	} else {
+		a.Members = checkMembers(&v, in.Members)
+	}
+	a.Metadata = checkMetadata(&v, "metadata", in.Metadata)
+	if err := v.Err(); err != nil {
+		return nil, decimal.Zero, err
+	}
+	return a, opening, nil
+}
+
+// AccountPatch is a JSON Merge Patch of an account's settings: a nil field is
+// left alone; Set* flags distinguish "set to null" for nullable fields.
+type AccountPatch struct {
+	Name                *string
+	Code                *string
+	OverdraftLimit      *string
+	ApprovalThreshold   *string
+	ClearApprovalThresh bool
+	IBAN                *string
+	Members             []string
+	MembersSet          bool
+	Metadata            json.RawMessage
+	MetadataSet         bool
+	Status              *string
+	ExpectedVersion     *int64 // from If-Match
+}
+
+// Change is one field that a patch changed, for the audit trail.
+type Change struct {
+	Field string
+	Old   any
+	New   any
+}
+
+// Apply checks the patch against the account's rules and applies it; it
+// returns what changed. No change at all leaves the version alone.
+func (a *Account) Apply(p AccountPatch, now time.Time) ([]Change, error) {
+	if p.ExpectedVersion != nil && *p.ExpectedVersion != a.Version {
+		return nil, Errorf(EPrecondition, "The account is at version %d, not %d.", a.Version, *p.ExpectedVersion)
+	}
+	if a.Status == StatusClosed {
+		return nil, Errorf(EConflict, "The account is closed; closed is final.")
+	}
+	var v Invalid
+	var changes []Change
+	change := func(field string, old, new any) { changes = append(changes, Change{field, old, new}) }
+	if p.Name != nil {
+		if n := checkName(&v, "name", *p.Name, true); n != a.Name && n != "" {
+			change("name", a.Name, n)
+			a.Name = n
+		}
+	}
+	if p.Code != nil {
+		if c := checkText(&v, "code", *p.Code, MaxCodeLen); c != a.Code {
+			change("code", a.Code, c)
+			a.Code = c
+		}
+	}
+	if p.OverdraftLimit != nil {
+		if o, ok := checkAmount(&v, "overdraft_limit", *p.OverdraftLimit, a.Currency, amountNonNegative); ok && !o.Equal(a.OverdraftLimit) {
+			change("overdraft_limit", money.Format(a.OverdraftLimit, a.Currency), money.Format(o, a.Currency))
+			a.OverdraftLimit = o
+		}
+	}
+	if p.ClearApprovalThresh && a.ApprovalThreshold != nil {
+		change("approval_threshold", money.Format(*a.ApprovalThreshold, a.Currency), nil)
+		a.ApprovalThreshold = nil
+	} else if p.ApprovalThreshold != nil {
+		if t, ok := checkAmount(&v, "approval_threshold", *p.ApprovalThreshold, a.Currency, amountPositive); ok &&
+			(a.ApprovalThreshold == nil || !t.Equal(*a.ApprovalThreshold)) {
+			var old any
+			if a.ApprovalThreshold != nil {
+				old = money.Format(*a.ApprovalThreshold, a.Currency)
+			}
+			change("approval_threshold", old, money.Format(t, a.Currency))
+			a.ApprovalThreshold = &t
+		}
+	}
+	if p.IBAN != nil {
+		if i := checkIBAN(&v, *p.IBAN); i != a.IBAN {
+			change("iban", a.IBAN, i)
+			a.IBAN = i
+		}
+	}
+	if p.MembersSet {
+		m := checkMembers(&v, p.Members)
+		if !equalStrings(m, a.Members) {
+			change("members", a.Members, m)
+			a.Members = m
+		}
+	}
+	if p.MetadataSet {
+		m := checkMetadata(&v, "metadata", p.Metadata)
+		if string(m) != string(a.Metadata) {
+			change("metadata", json.RawMessage(a.Metadata), json.RawMessage(m))
+			a.Metadata = m
+		}
+	}
+	if p.Status != nil && *p.Status != a.Status {
+		switch *p.Status {
+		case StatusActive, StatusFrozen:
+		case StatusClosed:
+			if !a.Balance.IsZero() || !a.Pending.IsZero() {
+				return nil, Errorf(EConflict, "Only an account with zero balance and nothing pending can be closed.")
+			}
+		default:
+			v.Add("status", "must be one of active, frozen, closed")
+		}
+		change("status", a.Status, *p.Status)
+		a.Status = *p.Status
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if a.FundsChecked && a.Available().IsNegative() {
+		return nil, Errorf(EConflict, "The change would leave available funds below zero.")
+	}
+	if len(changes) > 0 {
+		a.Version++
+		a.UpdatedAt = now
+	}
+	return changes, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// NameKey is the form under which names and codes are unique per tenant.
+func NameKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func checkName(v *Invalid, field, s string, required bool) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		if required {
+			v.Add(field, "is required")
+		}
+		return ""
+	}
+	return checkText(v, field, s, MaxNameLen)
+}
+
+// checkText enforces a length in characters and refuses control characters,
+// which have no place in a ledger's labels and break exports.
+func checkText(v *Invalid, field, s string, max int) string {
+	if !utf8.ValidString(s) {
+		v.Add(field, "is not valid UTF-8")
+		return ""
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		v.Add(field, "is longer than %d characters", max)
+		return ""
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			v.Add(field, "contains control characters")
+			return ""
+		}
+	}
+	return s
+}
+
+func checkCurrency(v *Invalid, field, code string) (money.Currency, bool) {
+	if code == "" {
+		v.Add(field, "is required")
+		return money.Currency{}, false
+	}
+	c, ok := money.LookupCurrency(code)
+	if !ok {
+		v.Add(field, "is not an ISO 4217 currency code")
+	}
+	return c, ok
+}
+
+type amountRule int
+
+const (
+	amountAny amountRule = iota
+	amountNonNegative
+	amountPositive
+)
+
+func checkAmount(v *Invalid, field, s string, c money.Currency, rule amountRule) (decimal.Decimal, bool) {
+	d, err := money.ParseAmount(s, c)
+	if err != nil {
+		// The money package words its reasons for an "amount"; here the
+		// field name already says which one.
+		v.Add(field, "%s", strings.TrimPrefix(err.Error(), "amount "))
+		return decimal.Zero, false
+	}
+	switch {
+	case rule == amountPositive && !d.IsPositive():
+		v.Add(field, "must be greater than zero")
+		return decimal.Zero, false
+	case rule == amountNonNegative && d.IsNegative():
+		v.Add(field, "must not be negative")
+		return decimal.Zero, false
+	}
+	return d, true
+}
+
+func checkIBAN(v *Invalid, s string) string {
+	s = strings.ToUpper(strings.ReplaceAll(s, " ", ""))
+	if s == "" {
+		return ""
+	}
+	if len(s) < 15 || len(s) > MaxIBANLen || !ibanChecksumOK(s) {
+		v.Add("iban", "is not a valid IBAN")
+		return ""
+	}
+	return s
+}
+
+// ibanChecksumOK is the ISO 13616 mod-97 check.
+func ibanChecksumOK(s string) bool {
+	r := s[4:] + s[:4]
+	rem := 0
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		switch {
+		case c >= '0' && c <= '9':
+			rem = (rem*10 + int(c-'0')) % 97
+		case c >= 'A' && c <= 'Z':
+			rem = (rem*100 + int(c-'A'+10)) % 97
+		default:
+			return false
+		}
+	}
+	return rem == 1
+}
+
+func checkMembers(v *Invalid, members []string) []string {
+	if len(members) > MaxMembers {
+		v.Add("members", "has more than %d members", MaxMembers)
+		return nil
+	}
+	seen := make(map[string]bool, len(members))
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		m = strings.TrimSpace(m)
+		if m == "" || len(m) > 128 {
+			v.Add("members", "holds an empty or over-long user id")
+			return nil
+		}
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// checkMetadata accepts a JSON object of at most 20 keys and 2 KB, and keeps
+// it compact so that equal objects compare equal.
+func checkMetadata(v *Invalid, field string, raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return json.RawMessage("{}")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		v.Add(field, "must be a JSON object")
+		return nil
+	}
+	if len(obj) > MaxMetadataKeys {
+		v.Add(field, "has more than %d keys", MaxMetadataKeys)
+		return nil
+	}
+	compact, err := json.Marshal(obj) // sorted keys: a canonical form
+	if err != nil || len(compact) > MaxMetadataSize {
+		v.Add(field, "is larger than 2 KB as JSON")
+		return nil
+	}
+	return compact
+}
