@@ -18,16 +18,16 @@ import (
 // Keys. Every partition key starts with the tenant, which comes from the
 // verified token and never from the request, so no request can name a key
 // of another tenant.
-func accountPK(t, id string) string       { return "T#" + t + "#A#" + id }
-func txnPK(t, id string) string           { return "T#" + t + "#X#" + id }
-func txnIndexPK(t string) string          { return "T#" + t + "#X" }
-func memberPK(t, sub string) string       { return "T#" + t + "#M#" + sub }
-func tenantAccountsPK(t string) string    { return "T#" + t + "#ACCOUNTS" }
-func namePK(t, name string) string        { return "T#" + t + "#NAME#" + ledger.NameKey(name) }
-func codePK(t, code string) string        { return "T#" + t + "#CODE#" + ledger.NameKey(code) }
-func systemPK(t, id string) string        { return "T#" + t + "#S#" + id }
-func periodPK(t string) string            { return "T#" + t + "#P" }
-func indexSK(accountID string) string     { return "A#" + accountID }
+func accountPK(t, id string) string    { return "T#" + t + "#A#" + id }
+func txnPK(t, id string) string        { return "T#" + t + "#X#" + id }
+func txnIndexPK(t string) string       { return "T#" + t + "#X" }
+func memberPK(t, sub string) string    { return "T#" + t + "#M#" + sub }
+func tenantAccountsPK(t string) string { return "T#" + t + "#ACCOUNTS" }
+func namePK(t, name string) string     { return "T#" + t + "#NAME#" + ledger.NameKey(name) }
+func codePK(t, code string) string     { return "T#" + t + "#CODE#" + ledger.NameKey(code) }
+func systemPK(t, id string) string     { return "T#" + t + "#S#" + id }
+func periodPK(t string) string         { return "T#" + t + "#P" }
+func indexSK(accountID string) string  { return "A#" + accountID }
 func historySK(at time.Time, seq int64) string {
 	return "H#" + stamp(at) + "#" + fmt.Sprintf("%012d", seq)
 }
@@ -65,10 +65,14 @@ type item = map[string]types.AttributeValue
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
 // n stores money as a DynamoDB number: exact to 38 digits, and ADD works on it.
-func n(d decimal.Decimal) types.AttributeValue { return &types.AttributeValueMemberN{Value: d.String()} }
-func ni(i int64) types.AttributeValue          { return &types.AttributeValueMemberN{Value: strconv.FormatInt(i, 10)} }
-func b(v bool) types.AttributeValue            { return &types.AttributeValueMemberBOOL{Value: v} }
-func key(pk, sk string) item                   { return item{attrPK: s(pk), attrSK: s(sk)} }
+func n(d decimal.Decimal) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: d.String()}
+}
+func ni(i int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(i, 10)}
+}
+func b(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
+func key(pk, sk string) item        { return item{attrPK: s(pk), attrSK: s(sk)} }
 
 // setS sets a string attribute, leaving empty strings out (the contract's null).
 func setS(it item, name, v string) {

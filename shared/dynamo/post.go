@@ -479,4 +479,3 @@ func (st *Store) SystemBalances(ctx context.Context, tenant string, ids []string
 	}
 	return out, nil
 }
-
