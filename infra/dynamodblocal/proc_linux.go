@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -24,39 +25,46 @@ func sysProcAttr() *syscall.SysProcAttr {
 // process pid or another member of its process group. Start uses it to tell
 // our java apart from another server that took the port before java could
 // bind it: a probe answered by that other server would otherwise look like
-// success. When /proc cannot be read it returns true (trust the probe).
+// success. Only when /proc is unusable altogether does it return true (trust
+// the probe); an unreadable /proc/PID means java is gone, which is a "no".
 func listenerOwnedBy(pid, port int) bool {
-	inodes, ok := listeningSockets(pid, port)
-	if !ok {
+	if !procUsable() {
 		return true
 	}
+	inodes := listeningSockets(pid, port)
 	if len(inodes) == 0 {
 		return false
 	}
-	if owned, ok := hasSocket(pid, inodes); owned || !ok {
-		return true // ours, or our own child's fds are unreadable: trust the probe
+	if hasSocket(pid, inodes) {
+		return true
 	}
 	// Java might be behind a launcher that forks (some version-manager
 	// shims do), so look at the rest of the group too.
 	for _, p := range groupMembers(pid) {
-		if owned, _ := hasSocket(p, inodes); owned {
+		if hasSocket(p, inodes) {
 			return true
 		}
 	}
 	return false
 }
 
+// procUsable reports whether this process can read its own socket table and
+// fds through /proc (not the case without a mounted /proc, e.g. some sandboxes).
+var procUsable = sync.OnceValue(func() bool {
+	_, errNet := os.Stat("/proc/self/net/tcp")
+	_, errFd := os.ReadDir("/proc/self/fd")
+	return errNet == nil && errFd == nil
+})
+
 // listeningSockets returns the "socket:[inode]" names of sockets in LISTEN
-// state on port, as seen from pid's network namespace. ok is false when
-// neither /proc/PID/net/tcp nor tcp6 could be read.
-func listeningSockets(pid, port int) (inodes map[string]bool, ok bool) {
-	inodes = map[string]bool{}
+// state on port, as seen from pid's network namespace.
+func listeningSockets(pid, port int) map[string]bool {
+	inodes := map[string]bool{}
 	for _, name := range []string{"tcp", "tcp6"} {
 		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/net/" + name)
 		if err != nil {
 			continue
 		}
-		ok = true
 		lines := strings.Split(string(data), "\n")
 		for _, line := range lines[1:] { // first line is a header
 			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
@@ -72,23 +80,23 @@ func listeningSockets(pid, port int) (inodes map[string]bool, ok bool) {
 			inodes["socket:["+f[9]+"]"] = true
 		}
 	}
-	return inodes, ok
+	return inodes
 }
 
-// hasSocket reports whether pid has one of the sockets open. ok is false if
-// its fd table cannot be read.
-func hasSocket(pid int, inodes map[string]bool) (owned, ok bool) {
+// hasSocket reports whether pid has one of the sockets open. A process that
+// has exited (or is a zombie) has no fds, so this is false for it.
+func hasSocket(pid int, inodes map[string]bool) bool {
 	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return false, false
+		return false
 	}
 	for _, e := range entries {
 		if link, err := os.Readlink(dir + e.Name()); err == nil && inodes[link] {
-			return true, true
+			return true
 		}
 	}
-	return false, true
+	return false
 }
 
 // groupMembers lists the processes whose process group is pgid, other than

@@ -209,7 +209,15 @@ func (s *Server) waitReady(ctx context.Context) error {
 		// Something answered. Make sure it is our java and not another
 		// server that grabbed the port first (our java would then fail to
 		// bind and exit, which the next iteration reports).
-		if listenerOwnedBy(s.cmd.Process.Pid, s.port) {
+		if !listenerOwnedBy(s.cmd.Process.Pid, s.port) {
+			continue
+		}
+		// Where ownership cannot be checked, a java that just died of a
+		// bind failure must still not count as ready.
+		select {
+		case <-s.exited:
+			return s.earlyExitError()
+		default:
 			return nil
 		}
 	}
@@ -218,7 +226,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 func (s *Server) earlyExitError() error {
 	out := s.out.Tail()
 	if strings.Contains(out, "BindException") || strings.Contains(out, "Failed to bind") {
-		return fmt.Errorf("dynamodblocal: %w: java could not bind port %d\njava output:\n%s", errPortInUse, s.port, out)
+		return fmt.Errorf("dynamodblocal: java could not bind port %d: %w\njava output:\n%s", s.port, errPortInUse, out)
 	}
 	return fmt.Errorf("dynamodblocal: java exited before DynamoDB Local was ready (%v)\njava output:\n%s", s.waitErr, out)
 }

@@ -25,10 +25,11 @@ type RetryPolicy struct {
 	Cap      time.Duration
 }
 
-// DefaultRetry lets 50 writers on one account all finish (each round one
-// wins), while staying far inside ledger.PostingDeadline and a Lambda's
-// timeout.
-var DefaultRetry = RetryPolicy{Attempts: 80, Budget: 10 * time.Second, Base: 5 * time.Millisecond, Cap: 150 * time.Millisecond}
+// DefaultRetry lets 50 writers on one account all finish: each round one of
+// them wins, so the backoff must spread the others out (a cap well above
+// one commit's time) rather than have all of them collide again. The budget
+// stays inside the functions' 25 s timeout and API Gateway's 30 s.
+var DefaultRetry = RetryPolicy{Attempts: 100, Budget: 20 * time.Second, Base: 20 * time.Millisecond, Cap: 2 * time.Second}
 
 func (p RetryPolicy) backoff(attempt int) time.Duration {
 	d := p.Base << min(attempt, 16)

@@ -286,11 +286,12 @@ func (st *Store) ListTransactions(ctx context.Context, tenant string, f app.Tran
 			ConsistentRead:            aws.Bool(true),
 		}
 	} else {
-		lo, hi = lo[2:], hi[2:] // gsi1sk is the bare stamp#id
+		// gsi1sk is the bare stamp#id; "0" sorts before every stamp.
+		lo, hi = "0"+lo[2:], hi[2:]+"~"
 		in = &dynamodb.QueryInput{
 			IndexName:                 aws.String(gsi1),
 			KeyConditionExpression:    aws.String("gsi1pk = :pk AND gsi1sk BETWEEN :lo AND :hi"),
-			ExpressionAttributeValues: item{":pk": s(txnIndexPK(tenant)), ":lo": s(lo), ":hi": s(hi + "~")},
+			ExpressionAttributeValues: item{":pk": s(txnIndexPK(tenant)), ":lo": s(lo), ":hi": s(hi)},
 		}
 		addFilter(in, "kind", f.Kind)
 		addFilter(in, "status", f.Status)

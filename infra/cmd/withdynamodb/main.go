@@ -29,7 +29,7 @@ func main() {
 func run() int {
 	fs := flag.NewFlagSet("withdynamodb", flag.ExitOnError)
 	dataDir := fs.String("data", "", "keep tables in `DIR` across runs (default: in-memory, gone on exit)")
-	port := fs.Int("port", 0, "listen on `PORT` (default: a free port)")
+	port := fs.Int("port", 0, "listen on port `N` (default: a free port)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: withdynamodb [-data DIR] [-port N] -- CMD [ARGS...]\n\n"+
 			"Starts DynamoDB Local, runs CMD with DYNAMODB_ENDPOINT set, stops the server\n"+
