@@ -39,6 +39,7 @@ func New(srv *api.Server, verifier localauth.Verifier, log *slog.Logger) *Gatewa
 		g.mux.Handle(rt.Pattern(), g.route(rt, lambdaapi.Adapt(srv, rt.Name)))
 	}
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", newRequestID())
 		gatewayAnswer(w, http.StatusNotFound, "Not Found")
 	})
 	return g
@@ -57,6 +58,8 @@ func gatewayAnswer(w http.ResponseWriter, status int, msg string) {
 func (g *Gateway) route(rt api.Route, invoke lambdaapi.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := newRequestID()
+		// API Gateway names every request, its own refusals included.
+		w.Header().Set("X-Request-Id", reqID)
 		var claims map[string]string
 		if !rt.Public {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
