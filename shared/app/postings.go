@@ -172,10 +172,11 @@ func (s *Service) PostJournal(ctx context.Context, c ledger.Caller, in ledger.Jo
 }
 
 // visibleTransaction refuses, as "not found", a transaction the caller may
-// not view or whose accounts the caller may not act on.
-func visibleTransaction(st *State, c ledger.Caller) (*ledger.Transaction, error) {
+// neither view nor act on (action: the scope of what the caller asks, e.g.
+// withdrawals:approve), or whose accounts the caller may not act on.
+func visibleTransaction(st *State, c ledger.Caller, action func(*ledger.Transaction) string) (*ledger.Transaction, error) {
 	t := st.Transaction
-	if t == nil || !c.MayView(t.Kind, t.ReversesKind) {
+	if t == nil || !(c.MayView(t.Kind, t.ReversesKind) || (action(t) != "" && c.Has(action(t)))) {
 		return nil, ledger.NotFound("Transaction")
 	}
 	for _, id := range t.AccountIDs() {
@@ -194,7 +195,7 @@ func (s *Service) Approve(ctx context.Context, c ledger.Caller, id string, idem 
 	return s.post(ctx, c, PostRequest{
 		Idem: idem, TransactionID: id, MonthOfTransaction: true,
 		Build: func(st *State) (*Commit, error) {
-			t, err := visibleTransaction(st, c)
+			t, err := visibleTransaction(st, c, func(*ledger.Transaction) string { return ledger.ScopeWithdrawalsApprove })
 			if err != nil {
 				return nil, err
 			}
@@ -218,7 +219,7 @@ func (s *Service) Reject(ctx context.Context, c ledger.Caller, id, reason string
 	return s.post(ctx, c, PostRequest{
 		Idem: idem, TransactionID: id,
 		Build: func(st *State) (*Commit, error) {
-			t, err := visibleTransaction(st, c)
+			t, err := visibleTransaction(st, c, func(t *ledger.Transaction) string { return ledger.RemoveScope(t.Kind) })
 			if err != nil {
 				return nil, err
 			}
@@ -242,7 +243,7 @@ func (s *Service) Reverse(ctx context.Context, c ledger.Caller, id string, in le
 	return s.post(ctx, c, PostRequest{
 		Idem: idem, TransactionID: id, Month: s.monthOf(in.ValueDate),
 		Build: func(st *State) (*Commit, error) {
-			t, err := visibleTransaction(st, c)
+			t, err := visibleTransaction(st, c, func(t *ledger.Transaction) string { return ledger.RemoveScope(t.Kind) })
 			if err != nil {
 				return nil, err
 			}

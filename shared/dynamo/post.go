@@ -153,7 +153,14 @@ func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource
 		it["input"] = s(string(input))
 	}
 	it[attrTTL] = ni(now.Add(idempotencyTTL).Unix())
-	return w.put(it, notExists, nil)
+	// DynamoDB's TTL deletes expired records only eventually: an expired
+	// one counts as absent and may be overwritten.
+	return w.put(it, notExists+" OR "+attrTTL+" < :now", item{":now": ni(now.Unix())})
+}
+
+// liveIdempotency reports whether an idempotency record still answers.
+func liveIdempotency(it item, now time.Time) bool {
+	return (&reader{it: it}).int(attrTTL) >= now.Unix()
 }
 
 // booking adds the writes of a booking: every account conditional on the
@@ -257,8 +264,10 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 		r := reader{it: it}
 		switch {
 		case r.str(attrSK) == skIdem:
-			replay, err := checkReplay(it, req.Idem)
-			return nil, replay, err
+			if liveIdempotency(it, readAt) {
+				replay, err := checkReplay(it, req.Idem)
+				return nil, replay, err
+			}
 		case r.str(attrPK) == periodPK(req.Tenant):
 			p, err := decodePeriod(it)
 			if err != nil {
@@ -306,7 +315,7 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 
 // wrap turns lost races and transient faults into errRetry.
 func (st *Store) wrap(err error) error {
-	if transient(err) || errors.Is(err, context.DeadlineExceeded) {
+	if transient(err) || errors.Is(err, context.DeadlineExceeded) || ledger.ErrorCode(err) == ledger.EUnavailable {
 		return errRetry
 	}
 	return err
@@ -361,6 +370,9 @@ func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Acc
 			it, gerr := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
 			if gerr != nil {
 				return st.wrap(gerr)
+			}
+			if it == nil || !liveIdempotency(it, time.Now()) {
+				return errRetry // gone or expired meanwhile: write again
 			}
 			replay, err = checkReplay(it, idem)
 			return err

@@ -55,9 +55,26 @@ func (st *Store) Ping(ctx context.Context) error {
 func (st *Store) get(ctx context.Context, k item) (item, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: k, ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, err
+		return nil, readErr(err)
 	}
 	return out.Item, nil
+}
+
+// query runs one Query; a read the store cannot get past throttling or a
+// server fault (after the SDK's own retries) is 503, not 500.
+func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) (*dynamodb.QueryOutput, error) {
+	out, err := st.db.Query(ctx, in)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	return out, nil
+}
+
+func readErr(err error) error {
+	if transient(err) {
+		return busy()
+	}
+	return err
 }
 
 // batchGet reads up to 100 keys consistently, in one round trip unless
@@ -70,7 +87,7 @@ func (st *Store) batchGet(ctx context.Context, keys []item) ([]item, error) {
 		for attempt := 0; len(req) > 0; attempt++ {
 			res, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 			if err != nil {
-				return nil, err
+				return nil, readErr(err)
 			}
 			out = append(out, res.Responses[*st.table]...)
 			req = res.UnprocessedKeys
@@ -148,7 +165,7 @@ func (st *Store) ListAccounts(ctx context.Context, tenant string, f app.AccountF
 		Limit:             aws.Int32(int32(f.Limit)),
 		ExclusiveStartKey: start,
 	}
-	out, err := st.db.Query(ctx, in)
+	out, err := st.query(ctx, in)
 	if err != nil {
 		return page, err
 	}
@@ -197,7 +214,7 @@ func (st *Store) History(ctx context.Context, tenant, accountID string, f app.Hi
 		return page, err
 	}
 	lo, hi := historyRange(f.From, f.To)
-	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+	out, err := st.query(ctx, &dynamodb.QueryInput{
 		TableName:              st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
 		// Holds of pending withdrawals share the range; they are not lines.
@@ -230,7 +247,7 @@ func (st *Store) BalanceAt(ctx context.Context, tenant, accountID string, t time
 	_, hi := historyRange(time.Time{}, t)
 	var start item
 	for {
-		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		out, err := st.query(ctx, &dynamodb.QueryInput{
 			TableName:                 st.table,
 			KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
 			FilterExpression:          aws.String("attribute_exists(seq)"),
@@ -297,7 +314,7 @@ func (st *Store) ListTransactions(ctx context.Context, tenant string, f app.Tran
 		addFilter(in, "status", f.Status)
 	}
 	in.TableName, in.ScanIndexForward, in.Limit, in.ExclusiveStartKey = st.table, aws.Bool(false), aws.Int32(int32(f.Limit)), start
-	out, err := st.db.Query(ctx, in)
+	out, err := st.query(ctx, in)
 	if err != nil {
 		return page, err
 	}
@@ -387,7 +404,7 @@ func (st *Store) ListPeriods(ctx context.Context, tenant string) ([]ledger.Perio
 	var periods []ledger.Period
 	var start item
 	for {
-		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		out, err := st.query(ctx, &dynamodb.QueryInput{
 			TableName:                 st.table,
 			KeyConditionExpression:    aws.String("pk = :pk"),
 			ExpressionAttributeValues: item{":pk": s(periodPK(tenant))},
