@@ -56,6 +56,7 @@ build-GetTransactionFunction: ; $(call build-lambda,get-transaction)
 build-ListTransactionsFunction: ; $(call build-lambda,list-transactions)
 build-ClosePeriodFunction: ; $(call build-lambda,close-period)
 build-ListPeriodsFunction: ; $(call build-lambda,list-periods)
+build-ListAuditFunction: ; $(call build-lambda,list-audit)
 
 clean:
 	rm -rf .aws-sam bin

@@ -97,6 +97,7 @@ func TestEveryFunctionHandlesItsSampleEvent(t *testing.T) {
 	invoke("GetHistory", 200)
 	invoke("ClosePeriod", 200)
 	invoke("ListPeriods", 200)
+	invoke("ListAudit", 200)
 	for _, rt := range api.Routes {
 		if !invoked[rt.Name] {
 			t.Errorf("route %s has no sample-event check here", rt.Name)

@@ -232,6 +232,7 @@ var allowedActions = map[string][]string{
 	"ListTransactions":   {"GetItem", "Query", "BatchGetItem"},
 	"ClosePeriod":        {"PutItem"},
 	"ListPeriods":        {"Query"},
+	"ListAudit":          {"Query"},
 }
 
 func TestPoliciesAreLeastPrivilege(t *testing.T) {

@@ -25,5 +25,7 @@ func callerOf(r *http.Request) (ledger.Caller, error) {
 	if sub == "" || tenant == "" || len(sub) > 128 || !tenantPattern.MatchString(tenant) {
 		return ledger.Caller{}, ledger.Errorf(ledger.EUnauthenticated, "The token must name a user (sub) and an organisation (tenant).")
 	}
-	return ledger.NewCaller(sub, tenant, claims["scope"]), nil
+	c := ledger.NewCaller(sub, tenant, claims["scope"])
+	c.Origin = ledger.Origin{RequestID: gw.RequestID, SourceIP: gw.HTTP.SourceIP, UserAgent: gw.HTTP.UserAgent}
+	return c, nil
 }

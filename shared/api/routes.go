@@ -68,6 +68,8 @@ var Routes = []Route{
 	// Which months are closed is no secret inside an organisation: any
 	// verified caller of the tenant may list them.
 	{Name: "ListPeriods", Method: "GET", Path: "/periods", handle: (*Server).listPeriods},
+
+	{Name: "ListAudit", Method: "GET", Path: "/audit", Scope: ledger.ScopeAuditView, handle: (*Server).listAudit},
 }
 
 // RouteNamed finds a route by operation name.

@@ -48,6 +48,15 @@ func accountsFor(st *State, c ledger.Caller, ids ...string) error {
 
 func periodOpen(st *State) error { return st.Period.AcceptsPostings(st.Now) }
 
+// created is the commit of a new transaction, audited as posted or pending.
+func created(c ledger.Caller, st *State, b *ledger.Booking) *Commit {
+	action := ledger.ActionTransactionPosted
+	if b.Txn.Status == ledger.TxnPending {
+		action = ledger.ActionTransactionPending
+	}
+	return &Commit{Booking: b, Step: ledger.StepCreated, Audit: ledger.TransactionAudit(c, st.Now, action, b.Txn, nil)}
+}
+
 func actor(c ledger.Caller, st *State) ledger.Actor { return ledger.Actor{Sub: c.Sub, Now: st.Now} }
 
 func checkAccountID(field, id string) error {
@@ -85,7 +94,7 @@ func (s *Service) PostEntry(ctx context.Context, c ledger.Caller, accountID stri
 			if err != nil {
 				return nil, err
 			}
-			return &Commit{Booking: b, Step: ledger.StepCreated}, periodOpen(st)
+			return created(c, st, b), periodOpen(st)
 		},
 	})
 }
@@ -113,7 +122,7 @@ func (s *Service) PostTransfer(ctx context.Context, c ledger.Caller, in ledger.T
 			if err != nil {
 				return nil, err
 			}
-			return &Commit{Booking: b, Step: ledger.StepCreated}, periodOpen(st)
+			return created(c, st, b), periodOpen(st)
 		},
 	})
 }
@@ -133,7 +142,7 @@ func (s *Service) PostWithdrawal(ctx context.Context, c ledger.Caller, accountID
 			if err != nil {
 				return nil, err
 			}
-			return &Commit{Booking: b, Step: ledger.StepCreated}, periodOpen(st)
+			return created(c, st, b), periodOpen(st)
 		},
 	})
 }
@@ -166,7 +175,7 @@ func (s *Service) PostJournal(ctx context.Context, c ledger.Caller, in ledger.Jo
 			if err != nil {
 				return nil, err
 			}
-			return &Commit{Booking: b, Step: ledger.StepCreated}, periodOpen(st)
+			return created(c, st, b), periodOpen(st)
 		},
 	})
 }
@@ -206,7 +215,9 @@ func (s *Service) Approve(ctx context.Context, c ledger.Caller, id string, idem 
 			if err != nil {
 				return nil, err
 			}
-			return &Commit{Booking: b, Replaces: ledger.TxnPending, Step: ledger.StepApproved}, periodOpen(st)
+			audit := ledger.TransactionAudit(c, st.Now, ledger.ActionTransactionApproved, b.Txn,
+				[]ledger.Change{{Field: "status", Old: ledger.TxnPending, New: ledger.TxnPosted}})
+			return &Commit{Booking: b, Replaces: ledger.TxnPending, Step: ledger.StepApproved, Audit: audit}, periodOpen(st)
 		},
 	})
 }
@@ -230,7 +241,9 @@ func (s *Service) Reject(ctx context.Context, c ledger.Caller, id, reason string
 			if err != nil {
 				return nil, err
 			}
-			return &Commit{Booking: b, Replaces: ledger.TxnPending, Step: ledger.StepRejected}, nil
+			audit := ledger.TransactionAudit(c, st.Now, ledger.ActionTransactionRejected, b.Txn, []ledger.Change{
+				{Field: "status", Old: ledger.TxnPending, New: ledger.TxnRejected}, {Field: "reason", Old: nil, New: b.Txn.Reason}})
+			return &Commit{Booking: b, Replaces: ledger.TxnPending, Step: ledger.StepRejected, Audit: audit}, nil
 		},
 	})
 }
@@ -257,7 +270,9 @@ func (s *Service) Reverse(ctx context.Context, c ledger.Caller, id string, in le
 			if err != nil {
 				return nil, err
 			}
-			return &Commit{Booking: b, Reversed: orig, Step: ledger.StepCreated}, periodOpen(st)
+			audit := ledger.TransactionAudit(c, st.Now, ledger.ActionTransactionReversed, orig, []ledger.Change{
+				{Field: "status", Old: ledger.TxnPosted, New: ledger.TxnReversed}, {Field: "reversed_by", Old: nil, New: b.Txn.ID}})
+			return &Commit{Booking: b, Reversed: orig, Step: ledger.StepCreated, Audit: audit}, periodOpen(st)
 		},
 	})
 }

@@ -48,6 +48,8 @@ type Commit struct {
 	Reversed *ledger.Transaction
 	// Step is the step of Booking.Txn that the response shows.
 	Step string
+	// Audit is the audit trail's record of this change, written with it.
+	Audit *ledger.AuditRecord
 }
 
 // PostRequest asks the store to load state, let Build decide, and commit.
@@ -104,6 +106,14 @@ type TransactionFilter struct {
 	Cursor       string
 }
 
+// AuditFilter narrows GET /audit.
+type AuditFilter struct {
+	AccountID, Actor, Action string
+	From, To                 time.Time
+	Limit                    int
+	Cursor                   string
+}
+
 // Store is the persistence the use cases need. The adapter owns the
 // transaction (and its retries); the domain owns the rules.
 type Store interface {
@@ -126,5 +136,6 @@ type Store interface {
 	ListTransactions(ctx context.Context, tenant string, f TransactionFilter) (Page[*ledger.Transaction], error)
 	ClosePeriod(ctx context.Context, tenant string, p ledger.Period) (*ledger.Period, error)
 	ListPeriods(ctx context.Context, tenant string) ([]ledger.Period, error)
+	ListAudit(ctx context.Context, tenant string, f AuditFilter) (Page[*ledger.AuditRecord], error)
 	Ping(ctx context.Context) error
 }

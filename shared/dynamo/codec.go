@@ -18,16 +18,18 @@ import (
 // Keys. Every partition key starts with the tenant, which comes from the
 // verified token and never from the request, so no request can name a key
 // of another tenant.
-func accountPK(t, id string) string    { return "T#" + t + "#A#" + id }
-func txnPK(t, id string) string        { return "T#" + t + "#X#" + id }
-func txnIndexPK(t string) string       { return "T#" + t + "#X" }
-func memberPK(t, sub string) string    { return "T#" + t + "#M#" + sub }
-func tenantAccountsPK(t string) string { return "T#" + t + "#ACCOUNTS" }
-func namePK(t, name string) string     { return "T#" + t + "#NAME#" + ledger.NameKey(name) }
-func codePK(t, code string) string     { return "T#" + t + "#CODE#" + ledger.NameKey(code) }
-func systemPK(t, id string) string     { return "T#" + t + "#S#" + id }
-func periodPK(t string) string         { return "T#" + t + "#P" }
-func indexSK(accountID string) string  { return "A#" + accountID }
+func accountPK(t, id string) string     { return "T#" + t + "#A#" + id }
+func txnPK(t, id string) string         { return "T#" + t + "#X#" + id }
+func txnIndexPK(t string) string        { return "T#" + t + "#X" }
+func memberPK(t, sub string) string     { return "T#" + t + "#M#" + sub }
+func tenantAccountsPK(t string) string  { return "T#" + t + "#ACCOUNTS" }
+func namePK(t, name string) string      { return "T#" + t + "#NAME#" + ledger.NameKey(name) }
+func codePK(t, code string) string      { return "T#" + t + "#CODE#" + ledger.NameKey(code) }
+func systemPK(t, id string) string      { return "T#" + t + "#S#" + id }
+func periodPK(t string) string          { return "T#" + t + "#P" }
+func auditPK(t string) string           { return "T#" + t + "#AUDIT" }
+func auditActorPK(t, sub string) string { return "T#" + t + "#AUDIT#" + sub }
+func indexSK(accountID string) string   { return "A#" + accountID }
 func historySK(at time.Time, seq int64) string {
 	return "H#" + stamp(at) + "#" + fmt.Sprintf("%012d", seq)
 }
@@ -349,4 +351,63 @@ func decodePeriod(it item) (ledger.Period, error) {
 	r := reader{it: it}
 	p := ledger.Period{Month: r.str("month"), ClosingAt: r.time("closing_at"), ClosedBy: r.str("closed_by")}
 	return p, r.err
+}
+
+// auditItem is one record of the trail: newest-first under the tenant's
+// audit partition, and under the actor's in gsi1 for the actor filter.
+func auditItem(tenant string, a *ledger.AuditRecord) item {
+	sk := stamp(a.At) + "#" + a.ID
+	it := key(auditPK(tenant), sk)
+	it[attrGSI1PK] = s(auditActorPK(tenant, a.Actor))
+	it[attrGSI1SK] = s(sk)
+	it["id"] = s(a.ID)
+	setTime(it, "at", a.At)
+	it["actor"] = s(a.Actor)
+	it["action"] = s(a.Action)
+	it["target_type"] = s(a.TargetType)
+	it["target_id"] = s(a.TargetID)
+	it["account_ids"] = list(a.AccountIDs)
+	setS(it, "request_id", a.Origin.RequestID)
+	setS(it, "source_ip", a.Origin.SourceIP)
+	setS(it, "user_agent", a.Origin.UserAgent)
+	if len(a.Changes) > 0 {
+		raw, err := json.Marshal(changesJSON(a.Changes))
+		if err == nil {
+			it["changes"] = s(string(raw))
+		}
+	}
+	return it
+}
+
+type changeJSON struct {
+	Field string `json:"field"`
+	Old   any    `json:"old"`
+	New   any    `json:"new"`
+}
+
+func changesJSON(cs []ledger.Change) []changeJSON {
+	out := make([]changeJSON, len(cs))
+	for i, c := range cs {
+		out[i] = changeJSON{Field: c.Field, Old: c.Old, New: c.New}
+	}
+	return out
+}
+
+func decodeAudit(it item) (*ledger.AuditRecord, error) {
+	r := reader{it: it}
+	a := &ledger.AuditRecord{
+		ID: r.str("id"), At: r.time("at"), Actor: r.str("actor"), Action: r.str("action"),
+		TargetType: r.str("target_type"), TargetID: r.str("target_id"), AccountIDs: r.strings("account_ids"),
+		Origin: ledger.Origin{RequestID: r.str("request_id"), SourceIP: r.str("source_ip"), UserAgent: r.str("user_agent")},
+	}
+	if raw := r.str("changes"); raw != "" {
+		var cs []changeJSON
+		if err := json.Unmarshal([]byte(raw), &cs); err != nil {
+			return nil, fmt.Errorf("attribute changes: %w", err)
+		}
+		for _, c := range cs {
+			a.Changes = append(a.Changes, ledger.Change{Field: c.Field, Old: c.Old, New: c.New})
+		}
+	}
+	return a, r.err
 }

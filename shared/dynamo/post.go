@@ -302,6 +302,9 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 		w.put(txnItem(req.Tenant, c.Reversed), "#status = :s", item{":s": s(ledger.TxnPosted)})
 		w.items[len(w.items)-1].Put.ExpressionAttributeNames = map[string]string{"#status": "status"}
 	}
+	if c.Audit != nil {
+		w.put(auditItem(req.Tenant, c.Audit), "", nil)
+	}
 	idemAt := w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, nil, readAt)
 	if err := st.commit(ctx, w, readAt); err != nil {
 		if cancelReason(err, idemAt) == "ConditionalCheckFailed" {

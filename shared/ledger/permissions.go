@@ -19,14 +19,17 @@ const (
 	ScopeWithdrawalsDelete  = "withdrawals:delete"
 	ScopeJournalCreate      = "journal:create"
 	ScopePeriodsClose       = "periods:close"
+	ScopeAuditView          = "audit:view"
 	ScopeAdmin              = "admin"
 )
 
-// Caller is the authenticated user a request acts for.
+// Caller is the authenticated user a request acts for, and where the
+// request came from (for the audit trail).
 type Caller struct {
 	Sub    string
 	Tenant string
 	Scopes map[string]bool
+	Origin Origin
 }
 
 // NewCaller parses the space-separated scope claim.
