@@ -189,15 +189,17 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request, c ledg
 
 func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, c ledger.Caller) {
 	var req struct{}
-	if _, err := readOptionalJSON(r, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	p, err := s.svc.ClosePeriod(r.Context(), c, r.PathValue("period"))
+	idem, err := readOptionalJSON(r, &req)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	p, replayed, err := s.svc.ClosePeriod(r.Context(), c, r.PathValue("period"), idem)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	markReplay(w, replayed)
 	writeJSON(w, http.StatusOK, renderPeriod(*p, time.Now()))
 }
 

@@ -30,7 +30,8 @@ func (s *Service) CreateAccount(ctx context.Context, c ledger.Caller, in ledger.
 		}
 		acc = booking.Updates[0].Account
 	}
-	replay, err := s.Store.CreateAccount(ctx, c.Tenant, acc, booking, idem, c.Sub, input)
+	audit := ledger.NewAuditRecord(c, now, ledger.ActionAccountCreated, "account", acc.ID, []string{acc.ID}, acc.Settings())
+	replay, err := s.Store.CreateAccount(ctx, c.Tenant, acc, booking, idem, c.Sub, input, audit)
 	if err != nil {
 		return nil, false, err
 	}
@@ -98,13 +99,17 @@ func (s *Service) UpdateAccount(ctx context.Context, c ledger.Caller, id string,
 	if !ledger.ValidID(id, ledger.AccountPrefix) {
 		return nil, ledger.NotFound("Account")
 	}
-	a, _, err := s.Store.UpdateAccount(ctx, c.Tenant, id, func(a *ledger.Account) ([]ledger.Change, error) {
+	return s.Store.UpdateAccount(ctx, c.Tenant, id, func(a *ledger.Account) (*ledger.AuditRecord, error) {
 		if !c.MayActOn(a) {
 			return nil, ledger.NotFound("Account")
 		}
-		return a.Apply(p, s.Now())
+		now := s.Now()
+		changes, err := a.Apply(p, now)
+		if err != nil || len(changes) == 0 {
+			return nil, err
+		}
+		return ledger.NewAuditRecord(c, now, ledger.ActionAccountUpdated, "account", a.ID, []string{a.ID}, changes), nil
 	})
-	return a, err
 }
 
 // Balance is an account's balance now, or at a past moment.

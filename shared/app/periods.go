@@ -9,13 +9,17 @@ import (
 
 // ClosePeriod starts closing a month: postings into it are refused at once,
 // and it is closed once every posting that started before has finished.
-func (s *Service) ClosePeriod(ctx context.Context, c ledger.Caller, month string) (*ledger.Period, error) {
+func (s *Service) ClosePeriod(ctx context.Context, c ledger.Caller, month string, idem *Idempotency) (*ledger.Period, bool, error) {
 	if !ledger.ValidMonth(month) {
-		return nil, ledger.NotFound("Period")
+		return nil, false, ledger.NotFound("Period")
 	}
-	return s.Store.ClosePeriod(ctx, c.Tenant, ledger.Period{
-		Month: month, ClosingAt: s.Now().UTC().Truncate(time.Millisecond), ClosedBy: c.Sub,
-	})
+	now := s.Now()
+	audit := ledger.NewAuditRecord(c, now, ledger.ActionPeriodClosed, "period", month, nil,
+		[]ledger.Change{{Field: "status", Old: ledger.PeriodOpen, New: ledger.PeriodClosing}})
+	p, replay, err := s.Store.ClosePeriod(ctx, c.Tenant, ledger.Period{
+		Month: month, ClosingAt: now.UTC().Truncate(time.Millisecond), ClosedBy: c.Sub,
+	}, idem, c.Sub, audit)
+	return p, replay != nil, err
 }
 
 // ListPeriods lists the months that were closed or are closing.

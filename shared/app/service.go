@@ -119,14 +119,15 @@ type AuditFilter struct {
 type Store interface {
 	// CreateAccount writes a new account, its name and code guards, its
 	// member index and, when opening is not nil, its opening booking.
-	CreateAccount(ctx context.Context, tenant string, acc *ledger.Account, opening *ledger.Booking, idem *Idempotency, caller string, input []byte) (*Replay, error)
+	CreateAccount(ctx context.Context, tenant string, acc *ledger.Account, opening *ledger.Booking, idem *Idempotency, caller string, input []byte, audit *ledger.AuditRecord) (*Replay, error)
 	// ReplayAccountInput returns the stored input of a replayed creation.
 	ReplayAccountInput(ctx context.Context, tenant, caller string, idem *Idempotency) ([]byte, error)
 	GetAccount(ctx context.Context, tenant, id string) (*ledger.Account, error)
 	GetAccounts(ctx context.Context, tenant string, ids []string) (map[string]*ledger.Account, error)
 	// UpdateAccount reads the account, lets fn change it, and writes it back
+	// with fn's audit record (nil: nothing changed, nothing is written)
 	// unless something changed it meanwhile (then it tries again).
-	UpdateAccount(ctx context.Context, tenant, id string, fn func(*ledger.Account) ([]ledger.Change, error)) (*ledger.Account, []ledger.Change, error)
+	UpdateAccount(ctx context.Context, tenant, id string, fn func(*ledger.Account) (*ledger.AuditRecord, error)) (*ledger.Account, error)
 	ListAccounts(ctx context.Context, tenant string, f AccountFilter) (Page[*ledger.Account], error)
 	History(ctx context.Context, tenant, accountID string, f HistoryFilter) (Page[ledger.HistoryLine], error)
 	// BalanceAt is balance_after of the last line posted at or before t.
@@ -134,7 +135,9 @@ type Store interface {
 	Post(ctx context.Context, req PostRequest) (*ledger.Transaction, *Replay, error)
 	GetTransaction(ctx context.Context, tenant, id string) (*ledger.Transaction, error)
 	ListTransactions(ctx context.Context, tenant string, f TransactionFilter) (Page[*ledger.Transaction], error)
-	ClosePeriod(ctx context.Context, tenant string, p ledger.Period) (*ledger.Period, error)
+	// ClosePeriod records a closing month with its audit record; a replayed
+	// request answers the stored period.
+	ClosePeriod(ctx context.Context, tenant string, p ledger.Period, idem *Idempotency, caller string, audit *ledger.AuditRecord) (*ledger.Period, *Replay, error)
 	ListPeriods(ctx context.Context, tenant string) ([]ledger.Period, error)
 	ListAudit(ctx context.Context, tenant string, f AuditFilter) (Page[*ledger.AuditRecord], error)
 	Ping(ctx context.Context) error

@@ -344,7 +344,7 @@ func (st *Store) ReplayAccountInput(ctx context.Context, tenant, caller string, 
 }
 
 // CreateAccount writes a new account with everything that must exist with it.
-func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Account, opening *ledger.Booking, idem *app.Idempotency, caller string, input []byte) (*app.Replay, error) {
+func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Account, opening *ledger.Booking, idem *app.Idempotency, caller string, input []byte, audit *ledger.AuditRecord) (*app.Replay, error) {
 	now := time.Now()
 	w := &writes{table: st.table}
 	if opening != nil {
@@ -362,6 +362,7 @@ func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Acc
 	for _, m := range a.Members {
 		w.put(indexItem(memberPK(tenant, m), a), "", nil)
 	}
+	w.put(auditItem(tenant, audit), "", nil)
 	idemAt := w.idempotency(tenant, caller, idem, a.ID, ledger.StepCreated, input, now)
 	var replay *app.Replay
 	err := st.retry(ctx, func() error {
@@ -406,9 +407,8 @@ func indexItem(pk string, a *ledger.Account) item {
 
 // UpdateAccount reads the account, applies fn, and writes it back on the
 // revision it read, with its guards and member index kept in step.
-func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*ledger.Account) ([]ledger.Change, error)) (*ledger.Account, []ledger.Change, error) {
+func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*ledger.Account) (*ledger.AuditRecord, error)) (*ledger.Account, error) {
 	var out *ledger.Account
-	var changes []ledger.Change
 	err := st.retry(ctx, func() error {
 		it, err := st.get(ctx, key(accountPK(tenant, id), skAccount))
 		if err != nil {
@@ -422,15 +422,17 @@ func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*
 			return err
 		}
 		before := *a
-		if changes, err = fn(a); err != nil {
+		audit, err := fn(a)
+		if err != nil {
 			return err
 		}
 		out = a
-		if len(changes) == 0 {
+		if audit == nil {
 			return nil
 		}
 		w := &writes{table: st.table}
 		w.put(accountItem(tenant, a, rev+1), "rev = :rev", item{":rev": ni(rev)})
+		w.put(auditItem(tenant, audit), "", nil)
 		nameAt := w.moveGuard(tenant, namePK, before.Name, a.Name, id)
 		codeAt := w.moveGuard(tenant, codePK, before.Code, a.Code, id)
 		for _, m := range a.Members {
@@ -451,7 +453,7 @@ func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*
 		}
 		return st.wrap(err)
 	})
-	return out, changes, err
+	return out, err
 }
 
 // moveGuard releases the old name (or code) and claims the new one; it

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -382,21 +381,46 @@ func addFilter(in *dynamodb.QueryInput, attr, value string) {
 	in.ExpressionAttributeValues[":"+attr] = s(value)
 }
 
-// ClosePeriod records that a month is closing; a second close is a conflict.
-func (st *Store) ClosePeriod(ctx context.Context, tenant string, p ledger.Period) (*ledger.Period, error) {
-	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           st.table,
-		Item:                periodItem(tenant, p),
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+// ClosePeriod records that a month is closing, with its audit record and
+// idempotency record in one transaction; a second close is a conflict.
+func (st *Store) ClosePeriod(ctx context.Context, tenant string, p ledger.Period, idem *app.Idempotency, caller string, audit *ledger.AuditRecord) (*ledger.Period, *app.Replay, error) {
+	now := time.Now()
+	w := &writes{table: st.table}
+	periodAt := w.put(periodItem(tenant, p), notExists, nil)
+	w.put(auditItem(tenant, audit), "", nil)
+	idemAt := w.idempotency(tenant, caller, idem, p.Month, ledger.StepCreated, nil, now)
+	var out *ledger.Period
+	var replay *app.Replay
+	err := st.retry(ctx, func() error {
+		err := st.commit(ctx, w, now)
+		switch {
+		case err == nil:
+			out = &p
+			return nil
+		case cancelReason(err, idemAt) == "ConditionalCheckFailed":
+			it, gerr := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
+			if gerr != nil {
+				return st.wrap(gerr)
+			}
+			if it == nil || !liveIdempotency(it, time.Now()) {
+				return errRetry
+			}
+			if replay, err = checkReplay(it, idem); err != nil {
+				return err
+			}
+			stored, gerr := st.get(ctx, key(periodPK(tenant), p.Month))
+			if gerr != nil || stored == nil {
+				return st.wrap(gerr)
+			}
+			sp, derr := decodePeriod(stored)
+			out = &sp
+			return derr
+		case cancelReason(err, periodAt) == "ConditionalCheckFailed":
+			return ledger.Errorf(ledger.EConflict, "The period %s is already closing or closed.", p.Month)
+		}
+		return st.wrap(err)
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return nil, ledger.Errorf(ledger.EConflict, "The period %s is already closing or closed.", p.Month)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return out, replay, err
 }
 
 // ListPeriods lists the months that are closing or closed, oldest first.

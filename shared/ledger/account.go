@@ -274,6 +274,29 @@ func (a *Account) Apply(p AccountPatch, now time.Time) ([]Change, error) {
 	return changes, nil
 }
 
+// Settings lists the account's settings as changes from nothing, for the
+// audit record of its creation.
+func (a *Account) Settings() []Change {
+	var threshold any
+	if a.ApprovalThreshold != nil {
+		threshold = money.Format(*a.ApprovalThreshold, a.Currency)
+	}
+	var code, iban any
+	if a.Code != "" {
+		code = a.Code
+	}
+	if a.IBAN != "" {
+		iban = a.IBAN
+	}
+	return []Change{
+		{"name", nil, a.Name}, {"code", nil, code}, {"kind", nil, a.Kind}, {"currency", nil, a.Currency.Code},
+		{"balance", nil, money.Format(a.Balance, a.Currency)},
+		{"overdraft_limit", nil, money.Format(a.OverdraftLimit, a.Currency)},
+		{"approval_threshold", nil, threshold}, {"iban", nil, iban}, {"members", nil, a.Members},
+		{"metadata", nil, a.Metadata}, {"status", nil, a.Status},
+	}
+}
+
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
