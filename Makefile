@@ -10,7 +10,7 @@ DATA    ?= .local
 FN      ?=
 EVENT   ?=
 
-.PHONY: run token test test-go check-format vet build clean
+.PHONY: run token test check-format vet lint invoke clean
 
 ## run: the local stack: DynamoDB Local (data under $(DATA)/), the table, and
 ## the API on 127.0.0.1:$(PORT) through the same handlers Lambda runs.
@@ -21,8 +21,17 @@ run:
 token:
 	@$(GO) run ./infra/cmd/token -sub '$(SUB)' -tenant '$(TENANT)' -scopes '$(SCOPES)' -data $(DATA)
 
-## test: formatting, vet, and every test against one shared DynamoDB Local.
-test: check-format vet
+## invoke: run one function's Lambda handler on an event against the running
+## local stack (make run), e.g. make invoke FN=CreateAccount EVENT=events/create-account.json
+invoke:
+	@$(GO) run ./infra/cmd/invoke -fn '$(FN)' -event '$(EVENT)' -data $(DATA)
+
+## lint: cfn-lint on the SAM template (it applies the SAM transform).
+lint:
+	cfn-lint template.yaml
+
+## test: formatting, vet, template lint, and every test against one shared DynamoDB Local.
+test: check-format vet lint
 	$(GO) run ./infra/cmd/withdynamodb -- $(GO) test -count=1 -timeout 15m ./...
 
 check-format:

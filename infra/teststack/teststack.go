@@ -39,8 +39,15 @@ type Stack struct {
 	Store  *dynamo.Store
 	Server *api.Server
 	Key    *rsa.PrivateKey
-	Logs   *bytes.Buffer
+	logs   *lockedWriter
 	close  []func()
+}
+
+// LogBytes returns a copy of every log line written so far.
+func (s *Stack) LogBytes() []byte {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return append([]byte(nil), s.logs.buf.Bytes()...)
 }
 
 // RandomID returns a short random suffix for tables and tenants, so that
@@ -81,12 +88,12 @@ func Start(ctx context.Context) (*Stack, error) {
 		stop()
 		return nil, err
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	logs := &lockedWriter{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	store := dynamo.New(db, table)
 	srv := api.NewServer(app.New(store), log)
 	hs := httptest.NewServer(localgateway.New(srv, localauth.Verifier{Key: &key.PublicKey}, log))
-	return &Stack{URL: hs.URL, DB: db, Table: table, Store: store, Server: srv, Key: key, Logs: logs,
+	return &Stack{URL: hs.URL, DB: db, Table: table, Store: store, Server: srv, Key: key, logs: logs,
 		close: []func(){hs.Close, stop}}, nil
 }
 
@@ -174,12 +181,12 @@ func (s *Stack) Do(t testing.TB, method, path, token string, body any, headers .
 
 // lockedWriter serialises log writes from concurrent requests.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.buf.Write(p)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/ledger"
+	"github.com/treasuryledger/treasury/shared/metrics"
 )
 
 // Server holds what the handlers need; built once per process.
@@ -96,7 +97,8 @@ func (s *Server) wrap(rt Route) http.Handler {
 		reqID := requestID(r)
 		w.Header().Set("X-Request-Id", reqID)
 		ri := &requestInfo{log: s.log.With(slog.String("request_id", reqID), slog.String("operation", rt.Name)), outcome: "ok"}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+		ctx, counters := metrics.With(context.WithValue(r.Context(), ctxKey{}, ri))
+		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		var caller ledger.Caller
 		defer func() {
@@ -104,11 +106,13 @@ func (s *Server) wrap(rt Route) http.Handler {
 				ri.log.Error("panic", slog.String("panic", fmt.Sprint(p)))
 				writeError(rec, r, fmt.Errorf("panic: %v", p))
 			}
-			ri.log.Info("request",
+			attrs := []any{
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status), slog.String("outcome", ri.outcome),
 				slog.String("tenant", caller.Tenant), slog.String("actor", caller.Sub),
-				slog.Float64("duration_ms", float64(time.Since(started).Microseconds())/1000))
+				slog.Float64("duration_ms", float64(time.Since(started).Microseconds())/1000),
+			}
+			ri.log.Info("request", append(attrs, emf(rt.Name, rec.status, ri.outcome, counters, started)...)...)
 		}()
 		if !rt.Public {
 			var err error

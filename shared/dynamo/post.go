@@ -14,6 +14,7 @@ import (
 
 	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/ledger"
+	"github.com/treasuryledger/treasury/shared/metrics"
 )
 
 // RetryPolicy bounds the retries of a write that lost a race: exponential
@@ -70,6 +71,7 @@ func (st *Store) retry(ctx context.Context, attempt func() error) error {
 		if n+1 >= st.Retry.Attempts || time.Since(started) > st.Retry.Budget {
 			return busy()
 		}
+		metrics.Add(ctx, metrics.ConflictRetries, 1)
 		if err := sleep(ctx, st.Retry.backoff(n)); err != nil {
 			return busy()
 		}

@@ -76,6 +76,11 @@ func run() error {
 	go func() { errc <- hs.Serve(ln) }()
 
 	base := "http://" + ln.Addr().String()
+	// make invoke finds the running stack here.
+	if err := os.WriteFile(filepath.Join(*data, "stack.env"), []byte("DYNAMODB_ENDPOINT="+endpoint+"\nTABLE_NAME="+*table+"\nAPI_URL="+base+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(*data, "stack.env"))
 	fmt.Fprintf(os.Stderr, `
 treasury ledger, local stack
   DynamoDB Local  %s (data in %s)

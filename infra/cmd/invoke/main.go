@@ -1,0 +1,91 @@
+// Command invoke runs one function's Lambda handler (the api-proxy adapter
+// included) on an event file against the running local stack, and prints
+// the response: `sam local invoke` for those without Docker.
+//
+//	go run ./infra/cmd/invoke -fn CreateAccount -event events/create-account.json
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/treasuryledger/treasury/shared/api"
+	"github.com/treasuryledger/treasury/shared/lambdaapi"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "invoke:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fn := flag.String("fn", "", "function: a route name such as CreateAccount (a trailing \"Function\" is dropped)")
+	eventFile := flag.String("event", "", "event file, e.g. events/create-account.json")
+	data := flag.String("data", ".local", "local data folder of the running stack")
+	flag.Parse()
+	name := strings.TrimSuffix(*fn, "Function")
+	if _, ok := api.RouteNamed(name); !ok {
+		var names []string
+		for _, r := range api.Routes {
+			names = append(names, r.Name)
+		}
+		return fmt.Errorf("unknown function %q; one of: %s", *fn, strings.Join(names, ", "))
+	}
+	if *eventFile == "" {
+		rt, _ := api.RouteNamed(name)
+		*eventFile = filepath.Join("events", rt.FunctionDir()+".json")
+	}
+	if err := loadStackEnv(filepath.Join(*data, "stack.env")); err != nil {
+		return fmt.Errorf("%w (is `make run` running?)", err)
+	}
+	raw, err := os.ReadFile(*eventFile)
+	if err != nil {
+		return err
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("%s: %w", *eventFile, err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	srv, err := lambdaapi.NewServer(context.Background(), log)
+	if err != nil {
+		return err
+	}
+	resp, err := lambdaapi.Adapt(srv, name)(context.Background(), ev)
+	if err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(resp, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	return nil
+}
+
+// loadStackEnv sets the variables the running local stack wrote.
+func loadStackEnv(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok && os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+	return sc.Err()
+}

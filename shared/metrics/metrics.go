@@ -1,0 +1,61 @@
+// Package metrics counts what one request costs and how it ended, so that
+// its one log line can carry them as CloudWatch Embedded Metric Format.
+// The storage adapter adds its calls, capacity units and retries; the HTTP
+// middleware writes the line. Counts are not money.
+package metrics
+
+import (
+	"context"
+	"sort"
+	"sync"
+)
+
+// Names of the counters.
+const (
+	DynamoDBCalls      = "DynamoDBCalls"
+	ReadCapacityUnits  = "ReadCapacityUnits"
+	WriteCapacityUnits = "WriteCapacityUnits"
+	ConflictRetries    = "ConflictRetries"
+)
+
+// Counters of one request; safe for concurrent use.
+type Counters struct {
+	mu sync.Mutex
+	m  map[string]float64
+}
+
+type ctxKey struct{}
+
+// With returns a context carrying fresh counters.
+func With(ctx context.Context) (context.Context, *Counters) {
+	c := &Counters{m: map[string]float64{}}
+	return context.WithValue(ctx, ctxKey{}, c), c
+}
+
+// Add adds v to the named counter of the request in ctx, if it has counters.
+func Add(ctx context.Context, name string, v float64) {
+	if c, ok := ctx.Value(ctxKey{}).(*Counters); ok {
+		c.mu.Lock()
+		c.m[name] += v
+		c.mu.Unlock()
+	}
+}
+
+// Get returns a counter's value.
+func (c *Counters) Get(name string) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[name]
+}
+
+// Names lists the counters that were added to, sorted.
+func (c *Counters) Names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := make([]string, 0, len(c.m))
+	for n := range c.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
