@@ -48,7 +48,9 @@ func emf(operation string, status int, outcome string, c *metrics.Counters, star
 			"Timestamp": started.UnixMilli(),
 			"CloudWatchMetrics": []map[string]any{{
 				"Namespace":  MetricsNamespace,
-				"Dimensions": [][]string{{"Operation"}},
+				// Per operation, and once without dimension for the
+				// service-wide alarms.
+				"Dimensions": [][]string{{"Operation"}, {}},
 				"Metrics":    defs,
 			}},
 		}))
