@@ -47,7 +47,7 @@ func emf(operation string, status int, outcome string, c *metrics.Counters, star
 		slog.Any("_aws", map[string]any{
 			"Timestamp": started.UnixMilli(),
 			"CloudWatchMetrics": []map[string]any{{
-				"Namespace":  MetricsNamespace,
+				"Namespace": MetricsNamespace,
 				// Per operation, and once without dimension for the
 				// service-wide alarms.
 				"Dimensions": [][]string{{"Operation"}, {}},
