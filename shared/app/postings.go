@@ -204,7 +204,12 @@ func (s *Service) Approve(ctx context.Context, c ledger.Caller, id string, idem 
 	return s.post(ctx, c, PostRequest{
 		Idem: idem, TransactionID: id, MonthOfTransaction: true,
 		Build: func(st *State) (*Commit, error) {
-			t, err := visibleTransaction(st, c, func(*ledger.Transaction) string { return ledger.ScopeWithdrawalsApprove })
+			t, err := visibleTransaction(st, c, func(t *ledger.Transaction) string {
+				if t.Kind == ledger.TxnWithdrawal {
+					return ledger.ScopeWithdrawalsApprove
+				}
+				return "" // approving other kinds reveals nothing: see them or not
+			})
 			if err != nil {
 				return nil, err
 			}

@@ -64,6 +64,9 @@ type spy struct {
 	writeErr []error
 	// beforeWrite runs before the n-th (1-based) TransactWriteItems is sent.
 	beforeWrite func(ctx context.Context, n int) error
+	// afterWrite sees the answer of the n-th TransactWriteItems and may
+	// replace its error (a response lost after DynamoDB committed).
+	afterWrite func(n int, err error) error
 }
 
 func newSpy() *spy { return &spy{db: TestDB, calls: map[string]int{}} }
@@ -125,6 +128,11 @@ func (p *spy) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWrite
 		}
 	}
 	out, err := p.db.TransactWriteItems(ctx, in, o...)
+	if p.afterWrite != nil {
+		if err = p.afterWrite(n, err); err != nil {
+			out = nil
+		}
+	}
 	p.mu.Lock()
 	p.writeIn = append(p.writeIn, in)
 	p.writeErr = append(p.writeErr, err)
@@ -169,7 +177,9 @@ func tryCreateAccount(t *testing.T, st *Store, tenant string, in ledger.NewAccou
 		}
 		acc = bk.Updates[0].Account
 	}
-	replay, err := st.CreateAccount(testCtx(t), tenant, acc, bk, nil, creator, nil)
+	caller := ledger.NewCaller(creator, tenant, ledger.ScopeAdmin)
+	audit := ledger.NewAuditRecord(caller, now, ledger.ActionAccountCreated, "account", acc.ID, []string{acc.ID}, acc.Settings())
+	replay, err := st.CreateAccount(testCtx(t), tenant, acc, bk, nil, creator, nil, audit)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -210,31 +211,86 @@ func (st *Store) commit(ctx context.Context, w *writes, readAt time.Time) error 
 
 // Post loads what the request names, lets it build a commit, and writes the
 // commit in one transaction; a lost race loads and builds again.
+//
+// A commit whose answer was lost (timeout, reset, server fault) may have
+// happened. Its transaction carries a token of the attempt; before every
+// later attempt builds again, the store looks for that token, and answers
+// the committed transaction if it finds it. A late arrival of the lost
+// commit cannot land after a later attempt read the accounts either way:
+// both are conditional on the same account revisions.
 func (st *Store) Post(ctx context.Context, req app.PostRequest) (*ledger.Transaction, *app.Replay, error) {
 	var txn *ledger.Transaction
 	var replay *app.Replay
+	var unknown []attemptRef
 	err := st.retry(ctx, func() error {
+		for _, a := range unknown {
+			t, err := st.committed(ctx, req.Tenant, a)
+			if err != nil {
+				return st.wrap(err)
+			}
+			if t != nil {
+				txn = t
+				return nil
+			}
+		}
+		var ref *attemptRef
 		var err error
-		txn, replay, err = st.tryPost(ctx, req)
+		txn, replay, ref, err = st.tryPost(ctx, req)
+		if ref != nil {
+			unknown = append(unknown, *ref)
+		}
 		return err
 	})
 	return txn, replay, err
 }
 
-func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Transaction, *app.Replay, error) {
+// attemptRef names a commit whose outcome the store did not learn.
+type attemptRef struct{ txnID, token string }
+
+// committed returns the transaction if the attempt committed, else nil.
+func (st *Store) committed(ctx context.Context, tenant string, a attemptRef) (*ledger.Transaction, error) {
+	it, err := st.get(ctx, key(txnPK(tenant, a.txnID), skTxn))
+	if err != nil || it == nil || (&reader{it: it}).str("attempt") != a.token {
+		return nil, err
+	}
+	return decodeTxn(it)
+}
+
+// ambiguous reports whether a failed call may nevertheless have committed:
+// anything but a definite refusal (a cancellation with reasons, throttling,
+// a validation error).
+func ambiguous(err error) bool {
+	var tce *types.TransactionCanceledException
+	var pte *types.ProvisionedThroughputExceededException
+	var rle *types.RequestLimitExceeded
+	var ae smithy.APIError
+	switch {
+	case errors.As(err, &tce), errors.As(err, &pte), errors.As(err, &rle):
+		return false
+	case errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultClient:
+		return false
+	}
+	return true
+}
+
+func newToken() string {
+	return strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)
+}
+
+func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Transaction, *app.Replay, *attemptRef, error) {
 	state := &app.State{}
 	ids := append([]string(nil), req.AccountIDs...)
 	month := req.Month
 	if req.TransactionID != "" {
 		it, err := st.get(ctx, key(txnPK(req.Tenant, req.TransactionID), skTxn))
 		if err != nil {
-			return nil, nil, st.wrap(err)
+			return nil, nil, nil, st.wrap(err)
 		}
 		if it == nil {
-			return nil, nil, ledger.NotFound("Transaction")
+			return nil, nil, nil, ledger.NotFound("Transaction")
 		}
 		if state.Transaction, err = decodeTxn(it); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ids = append(ids, state.Transaction.AccountIDs()...)
 		if req.MonthOfTransaction {
@@ -256,7 +312,7 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 	}
 	items, err := st.batchGet(ctx, keys)
 	if err != nil {
-		return nil, nil, st.wrap(err)
+		return nil, nil, nil, st.wrap(err)
 	}
 	readAt := time.Now()
 	state.Now = readAt
@@ -268,18 +324,18 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 		case r.str(attrSK) == skIdem:
 			if liveIdempotency(it, readAt) {
 				replay, err := checkReplay(it, req.Idem)
-				return nil, replay, err
+				return nil, replay, nil, err
 			}
 		case r.str(attrPK) == periodPK(req.Tenant):
 			p, err := decodePeriod(it)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			state.Period = &p
 		default:
 			a, rev, err := decodeAccount(it)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			state.Accounts[a.ID], revs[a.ID] = a, rev
 		}
@@ -289,15 +345,18 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 	}
 	c, err := req.Build(state)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	w := &writes{table: st.table}
 	w.booking(req.Tenant, c.Booking, revs, nil)
 	t := c.Booking.Txn
+	token := newToken()
+	txnIt := txnItem(req.Tenant, t)
+	txnIt["attempt"] = s(token)
 	if c.Replaces == "" {
-		w.put(txnItem(req.Tenant, t), notExists, nil)
+		w.put(txnIt, notExists, nil)
 	} else {
-		w.put(txnItem(req.Tenant, t), "#status = :s", item{":s": s(c.Replaces)})
+		w.put(txnIt, "#status = :s", item{":s": s(c.Replaces)})
 		w.items[len(w.items)-1].Put.ExpressionAttributeNames = map[string]string{"#status": "status"}
 	}
 	if c.Reversed != nil {
@@ -311,11 +370,14 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 	if err := st.commit(ctx, w, readAt); err != nil {
 		if cancelReason(err, idemAt) == "ConditionalCheckFailed" {
 			// The same key won a race with us: the next attempt replays it.
-			return nil, nil, errRetry
+			return nil, nil, nil, errRetry
 		}
-		return nil, nil, st.wrap(err)
+		if ambiguous(err) {
+			return nil, nil, &attemptRef{txnID: t.ID, token: token}, errRetry
+		}
+		return nil, nil, nil, st.wrap(err)
 	}
-	return t, nil, nil
+	return t, nil, nil, nil
 }
 
 // wrap turns lost races and transient faults into errRetry.
@@ -382,6 +444,10 @@ func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Acc
 			}
 			replay, err = checkReplay(it, idem)
 			return err
+		case cancelReason(err, 0) == "ConditionalCheckFailed":
+			// The account's id is new: only our own earlier attempt, whose
+			// answer was lost, can have written it.
+			return nil
 		case cancelReason(err, nameAt) == "ConditionalCheckFailed":
 			return ledger.Errorf(ledger.EConflict, "An account named %q already exists.", a.Name)
 		case cancelReason(err, codeAt) == "ConditionalCheckFailed":

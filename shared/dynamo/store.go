@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -62,11 +63,57 @@ func (st *Store) get(ctx context.Context, k item) (item, error) {
 // query runs one Query; a read the store cannot get past throttling or a
 // server fault (after the SDK's own retries) is 503, not 500.
 func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) (*dynamodb.QueryOutput, error) {
+	if err := checkStart(in); err != nil {
+		return nil, err
+	}
 	out, err := st.db.Query(ctx, in)
+	var ve interface{ ErrorCode() string }
+	if err != nil && in.ExclusiveStartKey != nil && errors.As(err, &ve) && ve.ErrorCode() == "ValidationException" {
+		return nil, badCursor() // a start key DynamoDB refuses came from the cursor
+	}
 	if err != nil {
 		return nil, readErr(err)
 	}
 	return out, nil
+}
+
+// checkStart holds a cursor's key to the query it continues: the same
+// partition, and a sort key inside the query's range.
+func checkStart(in *dynamodb.QueryInput) error {
+	start := in.ExclusiveStartKey
+	if start == nil {
+		return nil
+	}
+	pkAttr, skAttr := attrPK, attrSK
+	if in.IndexName != nil {
+		pkAttr, skAttr = attrGSI1PK, attrGSI1SK
+		if str(start[attrPK]) == "" || str(start[attrSK]) == "" {
+			return badCursor()
+		}
+	}
+	sk := str(start[skAttr])
+	if str(start[pkAttr]) != str(in.ExpressionAttributeValues[":pk"]) || sk == "" {
+		return badCursor()
+	}
+	if lo := str(in.ExpressionAttributeValues[":lo"]); lo != "" && sk < lo {
+		return badCursor()
+	}
+	if hi := str(in.ExpressionAttributeValues[":hi"]); hi != "" && sk > hi {
+		return badCursor()
+	}
+	return nil
+}
+
+func str(v types.AttributeValue) string {
+	if sv, ok := v.(*types.AttributeValueMemberS); ok {
+		return sv.Value
+	}
+	return ""
+}
+
+func badCursor() error {
+	return &ledger.Error{Code: ledger.EMalformed, Message: "The cursor was not issued for this query.",
+		Fields: []ledger.FieldError{{Field: "cursor", Message: "is not a cursor of this list"}}}
 }
 
 func readErr(err error) error {
@@ -485,8 +532,7 @@ func decodeCursor(token, scope, tenant string) (item, error) {
 	if token == "" {
 		return nil, nil
 	}
-	bad := &ledger.Error{Code: ledger.EMalformed, Message: "The cursor was not issued for this query.",
-		Fields: []ledger.FieldError{{Field: "cursor", Message: "is not a cursor of this list"}}}
+	bad := badCursor()
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return nil, bad

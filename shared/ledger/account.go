@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -187,6 +189,9 @@ type Change struct {
 // Apply checks the patch against the account's rules and applies it; it
 // returns what changed. No change at all leaves the version alone.
 func (a *Account) Apply(p AccountPatch, now time.Time) ([]Change, error) {
+	// Work on a copy: a refused patch leaves the account as it was.
+	orig, cp := a, *a
+	a = &cp
 	if p.ExpectedVersion != nil && *p.ExpectedVersion != a.Version {
 		return nil, Errorf(EPrecondition, "The account is at version %d, not %d.", a.Version, *p.ExpectedVersion)
 	}
@@ -271,6 +276,7 @@ func (a *Account) Apply(p AccountPatch, now time.Time) ([]Change, error) {
 		a.Version++
 		a.UpdatedAt = now
 	}
+	*orig = cp
 	return changes, nil
 }
 
@@ -335,8 +341,8 @@ func checkText(v *Invalid, field, s string, max int) string {
 		return ""
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			v.Add(field, "contains control characters")
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			v.Add(field, "contains control characters or line breaks")
 			return ""
 		}
 	}
@@ -387,11 +393,17 @@ func checkIBAN(v *Invalid, s string) string {
 	if s == "" {
 		return ""
 	}
-	if len(s) < 15 || len(s) > MaxIBANLen || !ibanChecksumOK(s) {
+	if len(s) < 15 || len(s) > MaxIBANLen || !ibanShapeOK(s) || !ibanChecksumOK(s) {
 		v.Add("iban", "is not a valid IBAN")
 		return ""
 	}
 	return s
+}
+
+// ibanShapeOK: a country code of two letters, then two check digits.
+func ibanShapeOK(s string) bool {
+	return s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
+		s[2] >= '0' && s[2] <= '9' && s[3] >= '0' && s[3] <= '9'
 }
 
 // ibanChecksumOK is the ISO 13616 mod-97 check.
@@ -413,10 +425,6 @@ func ibanChecksumOK(s string) bool {
 }
 
 func checkMembers(v *Invalid, members []string) []string {
-	if len(members) > MaxMembers {
-		v.Add("members", "has more than %d members", MaxMembers)
-		return nil
-	}
 	seen := make(map[string]bool, len(members))
 	out := make([]string, 0, len(members))
 	for _, m := range members {
@@ -429,6 +437,10 @@ func checkMembers(v *Invalid, members []string) []string {
 			seen[m] = true
 			out = append(out, m)
 		}
+	}
+	if len(out) > MaxMembers {
+		v.Add("members", "has more than %d members", MaxMembers)
+		return nil
 	}
 	return out
 }
@@ -448,8 +460,17 @@ func checkMetadata(v *Invalid, field string, raw json.RawMessage) json.RawMessag
 		v.Add(field, "has more than %d keys", MaxMetadataKeys)
 		return nil
 	}
-	compact, err := json.Marshal(obj) // sorted keys: a canonical form
-	if err != nil || len(compact) > MaxMetadataSize {
+	// Sorted keys and no HTML escaping: a canonical form whose size is the
+	// size of the JSON the client sent, less its white space.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(obj); err != nil {
+		v.Add(field, "must be a JSON object")
+		return nil
+	}
+	compact := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(compact) > MaxMetadataSize {
 		v.Add(field, "is larger than 2 KB as JSON")
 		return nil
 	}
