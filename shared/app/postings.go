@@ -84,13 +84,21 @@ func (s *Service) PostEntry(ctx context.Context, c ledger.Caller, accountID stri
 	if err := checkAccountID("account_id", accountID); err != nil {
 		return nil, err
 	}
+	return s.create(ctx, c, idem, []string{accountID}, in.ValueDate, func(st *State) (*ledger.Booking, error) {
+		return ledger.Entry(st.Accounts[accountID], in, actor(c, st))
+	})
+}
+
+// create posts a new transaction on accounts the caller may act on, into an
+// open period, audited as posted or pending.
+func (s *Service) create(ctx context.Context, c ledger.Caller, idem *Idempotency, accountIDs []string, valueDate string, book func(*State) (*ledger.Booking, error)) (*Posted, error) {
 	return s.post(ctx, c, PostRequest{
-		Idem: idem, AccountIDs: []string{accountID}, Month: s.monthOf(in.ValueDate),
+		Idem: idem, AccountIDs: accountIDs, Month: s.monthOf(valueDate),
 		Build: func(st *State) (*Commit, error) {
-			if err := accountsFor(st, c, accountID); err != nil {
+			if err := accountsFor(st, c, accountIDs...); err != nil {
 				return nil, err
 			}
-			b, err := ledger.Entry(st.Accounts[accountID], in, actor(c, st))
+			b, err := book(st)
 			if err != nil {
 				return nil, err
 			}
@@ -112,18 +120,8 @@ func (s *Service) PostTransfer(ctx context.Context, c ledger.Caller, in ledger.T
 		v.Add("to_account_id", "must differ from from_account_id")
 		return nil, v.Err()
 	}
-	return s.post(ctx, c, PostRequest{
-		Idem: idem, AccountIDs: []string{in.FromAccountID, in.ToAccountID}, Month: s.monthOf(in.ValueDate),
-		Build: func(st *State) (*Commit, error) {
-			if err := accountsFor(st, c, in.FromAccountID, in.ToAccountID); err != nil {
-				return nil, err
-			}
-			b, err := ledger.Transfer(st.Accounts[in.FromAccountID], st.Accounts[in.ToAccountID], in, actor(c, st))
-			if err != nil {
-				return nil, err
-			}
-			return created(c, st, b), periodOpen(st)
-		},
+	return s.create(ctx, c, idem, []string{in.FromAccountID, in.ToAccountID}, in.ValueDate, func(st *State) (*ledger.Booking, error) {
+		return ledger.Transfer(st.Accounts[in.FromAccountID], st.Accounts[in.ToAccountID], in, actor(c, st))
 	})
 }
 
@@ -132,18 +130,8 @@ func (s *Service) PostWithdrawal(ctx context.Context, c ledger.Caller, accountID
 	if err := checkAccountID("account_id", accountID); err != nil {
 		return nil, err
 	}
-	return s.post(ctx, c, PostRequest{
-		Idem: idem, AccountIDs: []string{accountID}, Month: s.monthOf(in.ValueDate),
-		Build: func(st *State) (*Commit, error) {
-			if err := accountsFor(st, c, accountID); err != nil {
-				return nil, err
-			}
-			b, err := ledger.Withdrawal(st.Accounts[accountID], in, actor(c, st))
-			if err != nil {
-				return nil, err
-			}
-			return created(c, st, b), periodOpen(st)
-		},
+	return s.create(ctx, c, idem, []string{accountID}, in.ValueDate, func(st *State) (*ledger.Booking, error) {
+		return ledger.Withdrawal(st.Accounts[accountID], in, actor(c, st))
 	})
 }
 
@@ -165,18 +153,8 @@ func (s *Service) PostJournal(ctx context.Context, c ledger.Caller, in ledger.Jo
 		v.Add("lines", "must hold %d to %d lines", ledger.MinJournalLines, ledger.MaxJournalLines)
 		return nil, v.Err()
 	}
-	return s.post(ctx, c, PostRequest{
-		Idem: idem, AccountIDs: ids, Month: s.monthOf(in.ValueDate),
-		Build: func(st *State) (*Commit, error) {
-			if err := accountsFor(st, c, ids...); err != nil {
-				return nil, err
-			}
-			b, err := ledger.Journal(st.Accounts, in, actor(c, st))
-			if err != nil {
-				return nil, err
-			}
-			return created(c, st, b), periodOpen(st)
-		},
+	return s.create(ctx, c, idem, ids, in.ValueDate, func(st *State) (*ledger.Booking, error) {
+		return ledger.Journal(st.Accounts, in, actor(c, st))
 	})
 }
 
