@@ -121,28 +121,51 @@ type Balance struct {
 
 // GetBalance answers the balance now or as of a moment.
 func (s *Service) GetBalance(ctx context.Context, c ledger.Caller, id string, asOf time.Time) (*Balance, error) {
-	a, err := s.GetAccount(ctx, c, id)
-	if err != nil {
-		return nil, err
-	}
 	if asOf.IsZero() {
+		a, err := s.GetAccount(ctx, c, id)
+		if err != nil {
+			return nil, err
+		}
 		return &Balance{Account: a, Balance: a.Balance}, nil
 	}
-	if !asOf.Before(a.LastPostedAt) {
-		// Nothing was posted after the moment: the balance is today's.
-		return &Balance{Account: a, Balance: a.Balance, AsOf: asOf}, nil
+	if !ledger.ValidID(id, ledger.AccountPrefix) {
+		return nil, ledger.NotFound("Account")
 	}
-	b, err := s.Store.BalanceAt(ctx, c.Tenant, id, asOf)
+	// The past balance and the access check are read at the same time.
+	var past decimal.Decimal
+	var pastErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		past, pastErr = s.Store.BalanceAt(ctx, c.Tenant, id, asOf)
+	}()
+	a, err := s.GetAccount(ctx, c, id)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	return &Balance{Account: a, Balance: b, AsOf: asOf}, nil
+	return &Balance{Account: a, Balance: past, AsOf: asOf}, pastErr
 }
 
-// History returns a page of an account's numbered history.
+// History returns a page of an account's numbered history. The access check
+// and the page are read at the same time: one round trip of latency; the
+// page is dropped unless the caller may see the account.
 func (s *Service) History(ctx context.Context, c ledger.Caller, id string, f HistoryFilter) (Page[ledger.HistoryLine], error) {
-	if _, err := s.GetAccount(ctx, c, id); err != nil {
-		return Page[ledger.HistoryLine]{}, err
+	var none Page[ledger.HistoryLine]
+	if !ledger.ValidID(id, ledger.AccountPrefix) {
+		return none, ledger.NotFound("Account")
 	}
-	return s.Store.History(ctx, c.Tenant, id, f)
+	var page Page[ledger.HistoryLine]
+	var pageErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		page, pageErr = s.Store.History(ctx, c.Tenant, id, f)
+	}()
+	_, err := s.GetAccount(ctx, c, id)
+	<-done
+	if err != nil {
+		return none, err
+	}
+	return page, pageErr
 }
