@@ -44,8 +44,8 @@ func TestRequestLogCarriesCostAsEMF(t *testing.T) {
 	}
 	// 2 accounts, 2 history lines, the transaction, the audit and the
 	// idempotency records: 7 items of under 1 KB, 2 WCU each in a transaction.
-	if wcu, _ := line["WriteCapacityUnits"].(float64); wcu <= 0 || wcu > 14 {
-		t.Errorf("a transfer cost %v WCU, budget 14", line["WriteCapacityUnits"])
+	if wcu, _ := line["ModelWriteUnits"].(float64); wcu <= 0 || wcu > 14 {
+		t.Errorf("a transfer cost %v WCU, budget 14", line["ModelWriteUnits"])
 	}
 	aws, _ := line["_aws"].(map[string]any)
 	if aws == nil || aws["CloudWatchMetrics"] == nil {

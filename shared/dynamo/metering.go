@@ -31,6 +31,16 @@ func meter(stack *middleware.Stack) error {
 			p.ReturnConsumedCapacity = total
 		case *dynamodb.TransactWriteItemsInput:
 			p.ReturnConsumedCapacity = total
+			metrics.Add(ctx, metrics.ItemsWritten, float64(len(p.TransactItems)))
+			for _, ti := range p.TransactItems {
+				size := writeSize(ti)
+				metrics.Max(ctx, metrics.LargestItemBytes, float64(size))
+				metrics.Add(ctx, metrics.ModelWriteUnits, float64(2*((size+1023)/1024)))
+			}
+		case *dynamodb.ScanInput:
+			// No request path may scan; counting makes a test able to say so.
+			p.ReturnConsumedCapacity = total
+			metrics.Add(ctx, metrics.Scans, 1)
 		}
 		out, md, err := next.HandleInitialize(ctx, in)
 		metrics.Add(ctx, metrics.DynamoDBCalls, 1)
@@ -50,6 +60,8 @@ func meter(stack *middleware.Stack) error {
 			cc = one(r.ConsumedCapacity)
 		case *dynamodb.TransactWriteItemsOutput:
 			cc = r.ConsumedCapacity
+		case *dynamodb.ScanOutput:
+			cc = one(r.ConsumedCapacity)
 		}
 		for _, c := range cc {
 			if c.ReadCapacityUnits != nil || c.WriteCapacityUnits != nil {
@@ -81,4 +93,67 @@ func deref(p *float64) float64 {
 		return 0
 	}
 	return *p
+}
+
+// writeSize is the size DynamoDB bills for one item of a transaction: the
+// item put, or for an update the key and the values it sets (the items we
+// update are small), or the key alone.
+func writeSize(ti types.TransactWriteItem) int {
+	switch {
+	case ti.Put != nil:
+		return itemSize(ti.Put.Item)
+	case ti.Update != nil:
+		return itemSize(ti.Update.Key) + itemSize(ti.Update.ExpressionAttributeValues)
+	case ti.Delete != nil:
+		return itemSize(ti.Delete.Key)
+	case ti.ConditionCheck != nil:
+		return itemSize(ti.ConditionCheck.Key)
+	}
+	return 0
+}
+
+// itemSize follows DynamoDB's item size rules: attribute names and string
+// values by their UTF-8 bytes, numbers by about half their digits plus one,
+// one byte for booleans and nulls, 3 bytes plus one per element for lists
+// and maps.
+func itemSize(it map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range it {
+		n += len(name) + valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(x.Value)
+	case *types.AttributeValueMemberN:
+		digits := 0
+		for _, c := range x.Value {
+			if c >= '0' && c <= '9' {
+				digits++
+			}
+		}
+		return (digits+1)/2 + 1
+	case *types.AttributeValueMemberB:
+		return len(x.Value)
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range x.Value {
+			n += 1 + valueSize(e)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		return 3 + len(x.Value) + itemSize(x.Value)
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, e := range x.Value {
+			n += len(e)
+		}
+		return n
+	}
+	return 0
 }

@@ -16,6 +16,13 @@ const (
 	ReadCapacityUnits  = "ReadCapacityUnits"
 	WriteCapacityUnits = "WriteCapacityUnits"
 	ConflictRetries    = "ConflictRetries"
+	ItemsWritten       = "ItemsWritten"
+	// ModelWriteUnits is what DynamoDB bills for the transactional writes
+	// sent, computed from item sizes (2 units per KB per item), because
+	// DynamoDB Local's own figure for transactions is not DynamoDB's.
+	ModelWriteUnits  = "ModelWriteUnits"
+	LargestItemBytes = "LargestItemBytes"
+	Scans              = "Scans"
 )
 
 // Counters of one request; safe for concurrent use.
@@ -37,6 +44,17 @@ func Add(ctx context.Context, name string, v float64) {
 	if c, ok := ctx.Value(ctxKey{}).(*Counters); ok {
 		c.mu.Lock()
 		c.m[name] += v
+		c.mu.Unlock()
+	}
+}
+
+// Max raises the named counter to v if v is larger.
+func Max(ctx context.Context, name string, v float64) {
+	if c, ok := ctx.Value(ctxKey{}).(*Counters); ok {
+		c.mu.Lock()
+		if v > c.m[name] {
+			c.m[name] = v
+		}
 		c.mu.Unlock()
 	}
 }
