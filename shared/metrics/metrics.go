@@ -22,7 +22,7 @@ const (
 	// DynamoDB Local's own figure for transactions is not DynamoDB's.
 	ModelWriteUnits  = "ModelWriteUnits"
 	LargestItemBytes = "LargestItemBytes"
-	Scans              = "Scans"
+	Scans            = "Scans"
 )
 
 // Counters of one request; safe for concurrent use.
