@@ -430,7 +430,7 @@ func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Acc
 	idemAt := w.idempotency(tenant, caller, idem, a.ID, ledger.StepCreated, input, now)
 	var replay *app.Replay
 	err := st.retry(ctx, func() error {
-		err := st.commit(ctx, w, now)
+		err := st.commit(ctx, w, time.Now())
 		switch {
 		case err == nil:
 			return nil

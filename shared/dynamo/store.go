@@ -439,7 +439,7 @@ func (st *Store) ClosePeriod(ctx context.Context, tenant string, p ledger.Period
 	var out *ledger.Period
 	var replay *app.Replay
 	err := st.retry(ctx, func() error {
-		err := st.commit(ctx, w, now)
+		err := st.commit(ctx, w, time.Now())
 		switch {
 		case err == nil:
 			out = &p
