@@ -10,7 +10,7 @@ DATA    ?= .local
 FN      ?=
 EVENT   ?=
 
-.PHONY: run token test check-format vet lint invoke clean
+.PHONY: run token test check-format vet lint invoke coldstart clean
 
 ## run: the local stack: DynamoDB Local (data under $(DATA)/), the table, and
 ## the API on 127.0.0.1:$(PORT) through the same handlers Lambda runs.
@@ -40,6 +40,13 @@ check-format:
 
 vet:
 	$(GO) vet ./...
+
+RUNS    ?= 10
+
+## coldstart: cold start, peak RSS and arm64 size of every function (amd64
+## builds run locally); rewrites the table in docs/BENCHMARKS.md.
+coldstart:
+	$(GO) run ./infra/cmd/withdynamodb -- $(GO) run ./infra/cmd/coldstart -runs $(RUNS) -out docs/BENCHMARKS.md
 
 # One static arm64 bootstrap per function, as provided.al2023 wants it.
 define build-lambda
