@@ -9,13 +9,15 @@ SCOPES  ?= admin
 DATA    ?= .local
 FN      ?=
 EVENT   ?=
+DDB_MODEL ?=
 
 .PHONY: run token test check-format vet lint invoke coldstart clean
 
 ## run: the local stack: DynamoDB Local (data under $(DATA)/), the table, and
 ## the API on 127.0.0.1:$(PORT) through the same handlers Lambda runs.
+## DDB_MODEL=aws puts the DynamoDB model (conflicts, AWS latencies) in between.
 run:
-	$(GO) run ./infra/cmd/local -port $(PORT) -data $(DATA)
+	$(GO) run ./infra/cmd/local -port $(PORT) -data $(DATA) -ddb-model '$(DDB_MODEL)'
 
 ## token: print one JWT the local stack accepts.
 token:

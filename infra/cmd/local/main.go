@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/treasuryledger/treasury/infra/ddbmodel"
 	"github.com/treasuryledger/treasury/infra/dynamodblocal"
 	"github.com/treasuryledger/treasury/infra/localauth"
 	"github.com/treasuryledger/treasury/infra/localgateway"
@@ -37,7 +38,12 @@ func run() error {
 	port := flag.Int("port", envInt("PORT", 3000), "port of the API on 127.0.0.1")
 	data := flag.String("data", ".local", "local data folder (DynamoDB data, signing key)")
 	table := flag.String("table", "treasury-local", "table name")
+	model := flag.String("ddb-model", os.Getenv("DDB_MODEL"), "DynamoDB behaviour model in front of DynamoDB Local, e.g. aws (conflicts and AWS latencies) or aws,throttle=0.05,seed=7; empty: none")
 	flag.Parse()
+	modelCfg, err := ddbmodel.Parse(*model)
+	if err != nil {
+		return fmt.Errorf("-ddb-model: %w", err)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -60,6 +66,20 @@ func run() error {
 	if err := dynamo.CreateTable(ctx, db, *table); err != nil {
 		return err
 	}
+	// With a model, the service talks to DynamoDB Local through a proxy that
+	// adds what DynamoDB does and DynamoDB Local does not: conflicts between
+	// overlapping transactions, AWS latencies, faults.
+	serviceEndpoint := endpoint
+	if modelCfg != (ddbmodel.Config{}) {
+		proxy := ddbmodel.New(endpoint, modelCfg)
+		if serviceEndpoint, err = proxy.Start(); err != nil {
+			return fmt.Errorf("start the DynamoDB model: %w", err)
+		}
+		defer proxy.Close()
+		if db, err = dynamo.NewClient(ctx, dynamo.ClientConfig{Endpoint: serviceEndpoint}); err != nil {
+			return err
+		}
+	}
 	key, err := localauth.LoadOrCreateKey(*data)
 	if err != nil {
 		return err
@@ -77,13 +97,14 @@ func run() error {
 
 	base := "http://" + ln.Addr().String()
 	// make invoke finds the running stack here.
-	if err := os.WriteFile(filepath.Join(*data, "stack.env"), []byte("DYNAMODB_ENDPOINT="+endpoint+"\nTABLE_NAME="+*table+"\nAPI_URL="+base+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(*data, "stack.env"), []byte("DYNAMODB_ENDPOINT="+serviceEndpoint+"\nTABLE_NAME="+*table+"\nAPI_URL="+base+"\n"), 0o600); err != nil {
 		return err
 	}
 	defer os.Remove(filepath.Join(*data, "stack.env"))
 	fmt.Fprintf(os.Stderr, `
 treasury ledger, local stack
   DynamoDB Local  %s (data in %s)
+  DynamoDB model  %s
   table           %s
   API             %s  (every route of the route table)
   token issuer    %s (key in %s)
@@ -95,7 +116,7 @@ Try it:
     -d '{"name":"Petty Cash","currency":"RON","kind":"cash","opening_balance":"2000.00"}'
 
 Ctrl-C stops everything this started.
-`, endpoint, filepath.Join(*data, "dynamodb"), *table, base, localauth.Issuer, *data, base)
+`, endpoint, filepath.Join(*data, "dynamodb"), modelLine(modelCfg, serviceEndpoint), *table, base, localauth.Issuer, *data, base)
 
 	select {
 	case <-ctx.Done():
@@ -108,6 +129,13 @@ Ctrl-C stops everything this started.
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return hs.Shutdown(shutdown)
+}
+
+func modelLine(cfg ddbmodel.Config, url string) string {
+	if cfg == (ddbmodel.Config{}) {
+		return "off (make run DDB_MODEL=aws for conflicts and AWS latencies)"
+	}
+	return cfg.String() + " at " + url
 }
 
 func envInt(name string, def int) int {
