@@ -202,10 +202,16 @@ func (w *writes) booking(tenant string, bk *ledger.Booking, revs map[string]int6
 }
 
 // commit sends the writes, within what is left of the posting deadline.
+//
+// The SDK does not retry it: a retry after a lost answer would meet its own
+// committed writes as a condition failure, which reads like a lost race and
+// would be built again. The store's own loop retries, and it knows which
+// attempts may have committed.
 func (st *Store) commit(ctx context.Context, w *writes, readAt time.Time) error {
 	ctx, cancel := context.WithDeadline(ctx, readAt.Add(ledger.PostingDeadline))
 	defer cancel()
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: w.items})
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: w.items},
+		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	return err
 }
 

@@ -463,6 +463,14 @@ func (st *Store) ClosePeriod(ctx context.Context, tenant string, p ledger.Period
 			out = &sp
 			return derr
 		case cancelReason(err, periodAt) == "ConditionalCheckFailed":
+			// Our own earlier attempt, whose answer was lost, may be the one
+			// that closed it: its record carries our closing time.
+			if it, gerr := st.get(ctx, key(periodPK(tenant), p.Month)); gerr == nil && it != nil {
+				if sp, derr := decodePeriod(it); derr == nil && sp.ClosingAt.Equal(p.ClosingAt) && sp.ClosedBy == p.ClosedBy {
+					out = &sp
+					return nil
+				}
+			}
 			return ledger.Errorf(ledger.EConflict, "The period %s is already closing or closed.", p.Month)
 		}
 		return st.wrap(err)
