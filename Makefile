@@ -11,7 +11,7 @@ FN      ?=
 EVENT   ?=
 DDB_MODEL ?=
 
-.PHONY: run token test check-format vet lint invoke coldstart clean
+.PHONY: run token test check-format vet lint invoke coldstart bench clean
 
 ## run: the local stack: DynamoDB Local (data under $(DATA)/), the table, and
 ## the API on 127.0.0.1:$(PORT) through the same handlers Lambda runs.
@@ -44,6 +44,13 @@ vet:
 	$(GO) vet ./...
 
 RUNS    ?= 10
+BENCH_RUNS ?= 6
+
+## bench: cost per operation (every route against DynamoDB Local), postings/s
+## through the local gateway and the in-function CPU benchmarks; rewrites the
+## bench-* sections of docs/BENCHMARKS.md and the raw outputs in docs/bench/.
+bench:
+	$(GO) run ./infra/cmd/withdynamodb -- $(GO) run ./infra/cmd/bench -runs $(BENCH_RUNS) -out docs/BENCHMARKS.md -raw docs/bench/
 
 ## coldstart: cold start, peak RSS and arm64 size of every function (amd64
 ## builds run locally); rewrites the table in docs/BENCHMARKS.md.

@@ -11,6 +11,9 @@ import (
 // MetricsNamespace is where the service's own metrics land in CloudWatch.
 const MetricsNamespace = "Treasury"
 
+// perOperationMetrics are also kept per operation.
+var perOperationMetrics = map[string]bool{"Requests": true, "ServerErrors": true}
+
 // emf returns the attributes that make the request's log line a CloudWatch
 // Embedded Metric Format record: one metric per business outcome (posted,
 // refused, server error), the conflict retries, and the DynamoDB round trips
@@ -33,26 +36,31 @@ func emf(operation string, status int, outcome string, c *metrics.Counters, star
 		values[n] += 0 // always present, so dashboards see zeros
 	}
 	defs := make([]map[string]string, 0, len(values))
+	var perOperation []map[string]string
 	attrs := make([]any, 0, len(values)+2)
 	for name, v := range values {
 		unit := "Count"
-		if name == metrics.ReadCapacityUnits || name == metrics.WriteCapacityUnits {
+		if name == metrics.ReadCapacityUnits || name == metrics.WriteCapacityUnits || name == metrics.ModelWriteUnits || name == metrics.LargestItemBytes {
 			unit = "None"
 		}
-		defs = append(defs, map[string]string{"Name": name, "Unit": unit})
+		def := map[string]string{"Name": name, "Unit": unit}
+		defs = append(defs, def)
+		if perOperationMetrics[name] {
+			perOperation = append(perOperation, def)
+		}
 		attrs = append(attrs, slog.Float64(name, v))
+	}
+	// Every metric service-wide (no dimension; the alarms read these), and
+	// only requests and errors per operation: each metric and dimension
+	// value is a billed custom metric, and 20 operations × every counter
+	// would cost more than the ledger's own traffic at small volume. The
+	// log line keeps every counter per request for Logs Insights.
+	directives := []map[string]any{{"Namespace": MetricsNamespace, "Dimensions": [][]string{{}}, "Metrics": defs}}
+	if len(perOperation) > 0 {
+		directives = append(directives, map[string]any{"Namespace": MetricsNamespace, "Dimensions": [][]string{{"Operation"}}, "Metrics": perOperation})
 	}
 	attrs = append(attrs,
 		slog.String("Operation", operation),
-		slog.Any("_aws", map[string]any{
-			"Timestamp": started.UnixMilli(),
-			"CloudWatchMetrics": []map[string]any{{
-				"Namespace": MetricsNamespace,
-				// Per operation, and once without dimension for the
-				// service-wide alarms.
-				"Dimensions": [][]string{{"Operation"}, {}},
-				"Metrics":    defs,
-			}},
-		}))
+		slog.Any("_aws", map[string]any{"Timestamp": started.UnixMilli(), "CloudWatchMetrics": directives}))
 	return attrs
 }

@@ -210,6 +210,9 @@ func (st *Store) ListAccounts(ctx context.Context, tenant string, f app.AccountF
 		},
 		Limit:             aws.Int32(int32(f.Limit)),
 		ExclusiveStartKey: start,
+		// The index items are written with the account: read them
+		// consistently, so a new account is listed at once.
+		ConsistentRead: aws.Bool(true),
 	}
 	out, err := st.query(ctx, in)
 	if err != nil {
