@@ -11,7 +11,7 @@ FN      ?=
 EVENT   ?=
 DDB_MODEL ?=
 
-.PHONY: run token test check-format vet lint invoke coldstart bench clean
+.PHONY: run token test check-format vet lint invoke coldstart bench soak clean
 
 ## run: the local stack: DynamoDB Local (data under $(DATA)/), the table, and
 ## the API on 127.0.0.1:$(PORT) through the same handlers Lambda runs.
@@ -44,6 +44,14 @@ vet:
 	$(GO) vet ./...
 
 RUNS    ?= 10
+SOAK_OPS ?= 10000
+SEED     ?=
+
+## soak: the bank test at full size: 16 clients, the DynamoDB model with faults,
+## client timeouts, retries and duplicates, one DynamoDB Local restart; checks
+## invariants 1-5. SEED=n (or BANK_SEED) replays a run.
+soak:
+	$(GO) run ./infra/cmd/soak -ops $(SOAK_OPS) $(if $(SEED),-seed $(SEED))
 BENCH_RUNS ?= 6
 
 ## bench: cost per operation (every route against DynamoDB Local), postings/s

@@ -3,14 +3,18 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/shopspring/decimal"
 
 	"github.com/treasuryledger/treasury/shared/app"
@@ -94,7 +98,23 @@ func transient(err error) bool {
 		return true
 	}
 	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "ThrottlingException" || ae.ErrorFault() == smithy.FaultServer)
+	if errors.As(err, &ae) {
+		return ae.ErrorCode() == "ThrottlingException" || ae.ErrorFault() == smithy.FaultServer
+	}
+	return transport(err)
+}
+
+// transport reports a failure to reach DynamoDB or to read its answer (a
+// reset connection, a cut-off or unreadable response): worth another try,
+// and, for a write, an outcome the store must find out.
+func transport(err error) bool {
+	var send *smithyhttp.RequestSendError
+	var deser *smithy.DeserializationError
+	var netErr net.Error
+	var respErr *smithyhttp.ResponseError
+	return errors.As(err, &send) || errors.As(err, &deser) || errors.As(err, &netErr) ||
+		(errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // cancelReason is the code DynamoDB gives for the item at index i of a
