@@ -88,12 +88,14 @@ type JournalLine struct {
 // Op is one operation of the workload. Everything up to the run-time
 // section is a pure function of the seed, the client and its position.
 type Op struct {
-	Index  int // position in the whole run
-	Client int
-	Seq    int // position in the client's sequence
-	Kind   string
-	Key    string // Idempotency-Key (a decide operation suffixes it per request)
-	Ref    string // reference (postings) or reason (reversal, rejection): unique per operation
+	// Keyless posts send no Idempotency-Key (see planOp).
+	Keyless bool
+	Index   int // position in the whole run
+	Client  int
+	Seq     int // position in the client's sequence
+	Kind    string
+	Key     string // Idempotency-Key (a decide operation suffixes it per request)
+	Ref     string // reference (postings) or reason (reversal, rejection): unique per operation
 
 	// Postings.
 	From, To  int // transfer, exchange
@@ -253,6 +255,12 @@ func planOp(r *rand.Rand, seed int64, index, client, seq int, accts []*AccountSp
 		}
 	}
 	op.JitterSeed = r.Uint64()
+	// A few transfers and entries carry no Idempotency-Key: sent once, never
+	// retried or duplicated by the client, so only the service's own
+	// handling of lost commit answers keeps them from being booked twice.
+	if (op.Kind == KindTransfer || op.Kind == KindEntry) && r.IntN(12) == 0 {
+		op.Keyless, op.Dup, op.Abandon = true, "", true
+	}
 	return op
 }
 
