@@ -159,7 +159,7 @@ func (m *Meter) account(ctx context.Context, items []types.TransactWriteItem) {
 		if p == nil {
 			continue // updates of system shards and holds: no index, no new item worth counting
 		}
-		size := ItemSize(p.Item)
+		size := dynamo.ItemSize(p.Item)
 		cond := ""
 		if p.ConditionExpression != nil {
 			cond = *p.ConditionExpression
@@ -208,50 +208,4 @@ func str(v types.AttributeValue) string {
 		return s.Value
 	}
 	return ""
-}
-
-// ItemSize follows DynamoDB's item size rules, as the store's own meter
-// does: attribute names and strings by their UTF-8 bytes, numbers by about
-// half their significant digits plus one, one byte for booleans and nulls, 3
-// bytes plus one per element for lists and maps.
-func ItemSize(it map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range it {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch x := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(x.Value)
-	case *types.AttributeValueMemberN:
-		digits := 0
-		for _, c := range x.Value {
-			if c >= '0' && c <= '9' {
-				digits++
-			}
-		}
-		return (digits+1)/2 + 1
-	case *types.AttributeValueMemberB:
-		return len(x.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range x.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		return 3 + len(x.Value) + ItemSize(x.Value)
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, e := range x.Value {
-			n += len(e)
-		}
-		return n
-	}
-	return 0
 }

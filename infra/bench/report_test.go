@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"github.com/treasuryledger/treasury/shared/dynamo"
 	"math"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func TestItemSize(t *testing.T) {
 		"ok":  &types.AttributeValueMemberBOOL{Value: true},                                                           // 2 + 1
 		"l":   &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "ab"}}}, // 1 + 3 + 1 + 2
 	}
-	if got, want := ItemSize(it), 9+7+3+7; got != want {
+	if got, want := dynamo.ItemSize(it), 9+7+3+7; got != want {
 		t.Errorf("ItemSize = %d, want %d", got, want)
 	}
 }

@@ -1,3 +1,7 @@
+//go:build linux
+
+// Measure reads /proc, so these tests build on Linux only.
+
 package coldstart
 
 import (
@@ -25,9 +29,6 @@ var echo struct {
 // flags, for this machine.
 func echoBinary(t *testing.T) string {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("Measure reads /proc; linux only")
-	}
 	echo.once.Do(func() {
 		echo.dir, echo.err = os.MkdirTemp("", "coldstart-test-")
 		if echo.err != nil {
@@ -116,9 +117,6 @@ func TestMeasureFunctionError(t *testing.T) {
 }
 
 func TestMeasureProcessThatExits(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("linux only")
-	}
 	// Without AWS_LAMBDA_RUNTIME_API aws-lambda-go exits at once; here a
 	// shell script stands for a bootstrap that dies during init.
 	script := filepath.Join(t.TempDir(), "bootstrap")

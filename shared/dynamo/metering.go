@@ -101,22 +101,22 @@ func deref(p *float64) float64 {
 func writeSize(ti types.TransactWriteItem) int {
 	switch {
 	case ti.Put != nil:
-		return itemSize(ti.Put.Item)
+		return ItemSize(ti.Put.Item)
 	case ti.Update != nil:
-		return itemSize(ti.Update.Key) + itemSize(ti.Update.ExpressionAttributeValues)
+		return ItemSize(ti.Update.Key) + ItemSize(ti.Update.ExpressionAttributeValues)
 	case ti.Delete != nil:
-		return itemSize(ti.Delete.Key)
+		return ItemSize(ti.Delete.Key)
 	case ti.ConditionCheck != nil:
-		return itemSize(ti.ConditionCheck.Key)
+		return ItemSize(ti.ConditionCheck.Key)
 	}
 	return 0
 }
 
-// itemSize follows DynamoDB's item size rules: attribute names and string
+// ItemSize follows DynamoDB's item size rules: attribute names and string
 // values by their UTF-8 bytes, numbers by about half their digits plus one,
 // one byte for booleans and nulls, 3 bytes plus one per element for lists
 // and maps.
-func itemSize(it map[string]types.AttributeValue) int {
+func ItemSize(it map[string]types.AttributeValue) int {
 	n := 0
 	for name, v := range it {
 		n += len(name) + valueSize(v)
@@ -147,7 +147,7 @@ func valueSize(v types.AttributeValue) int {
 		}
 		return n
 	case *types.AttributeValueMemberM:
-		return 3 + len(x.Value) + itemSize(x.Value)
+		return 3 + len(x.Value) + ItemSize(x.Value)
 	case *types.AttributeValueMemberSS:
 		n := 0
 		for _, e := range x.Value {
