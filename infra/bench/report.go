@@ -416,3 +416,42 @@ func round2(v float64) string {
 	}
 	return sig(v)
 }
+
+// SectionHot is the marker of the hot-account comparison.
+const SectionHot = "bench-hot"
+
+// HotSection compares transfers spread over many accounts with transfers
+// all out of one account, under the DynamoDB model (conflicts and AWS-like
+// latencies), at one level of concurrency.
+func HotSection(spread, hot LoadLevel, o LoadOptions, model string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Under the DynamoDB model (`%s`: overlapping transactions conflict as on AWS, calls take AWS-like latencies), "+
+		"%d concurrent clients, %d runs of %s each. Spread: transfers between random pairs of %d accounts. Hot: every transfer out of one account "+
+		"into a random other one.\n\n", model, spread.Clients, o.Runs, o.Duration, o.Accounts)
+	b.WriteString("| scenario | postings/s | client p50, ms | client p99, ms | conflict retries per posting | other answers |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | --- |\n")
+	row := func(name string, l LoadLevel) {
+		posted, retries, other, errs := l.Totals()
+		var o []string
+		for st, n := range other {
+			o = append(o, fmt.Sprintf("%d×%d", n, st))
+		}
+		if errs > 0 {
+			o = append(o, fmt.Sprintf("%d transport errors", errs))
+		}
+		if len(o) == 0 {
+			o = []string{"none"}
+		}
+		per := 0.0
+		if posted > 0 {
+			per = retries / float64(posted)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %s |\n", name, l.Rate().Format(1), l.Latency(0.5), l.Latency(0.99), per, strings.Join(o, ", "))
+	}
+	row("spread", spread)
+	row("hot (one account)", hot)
+	if s := spread.Rate().Median; s > 0 {
+		fmt.Fprintf(&b, "\nHot runs at %.0f%% of spread.\n", 100*hot.Rate().Median/s)
+	}
+	return b.String()
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/treasuryledger/treasury/infra/ddbmodel"
 	"github.com/treasuryledger/treasury/infra/localauth"
 	"github.com/treasuryledger/treasury/infra/localgateway"
 	"github.com/treasuryledger/treasury/infra/teststack"
@@ -45,10 +46,35 @@ type Stack struct {
 
 // Start brings up a stack: DynamoDB Local from DYNAMODB_ENDPOINT, or one
 // started for the process (teststack.NewTable decides).
-func Start(ctx context.Context) (*Stack, error) {
-	db, table, stop, err := teststack.NewTable(ctx)
+func Start(ctx context.Context) (*Stack, error) { return StartModel(ctx, "") }
+
+// StartModel is Start with the DynamoDB model (infra/ddbmodel, e.g. "aws")
+// between the service and DynamoDB Local; "" is none.
+func StartModel(ctx context.Context, model string) (*Stack, error) {
+	direct, table, stop, err := teststack.NewTable(ctx)
 	if err != nil {
 		return nil, err
+	}
+	db := direct
+	if model != "" {
+		cfg, err := ddbmodel.Parse(model)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		proxy := ddbmodel.New(aws.ToString(direct.Options().BaseEndpoint), cfg)
+		url, err := proxy.Start()
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if db, err = dynamo.NewClient(ctx, dynamo.ClientConfig{Endpoint: url}); err != nil {
+			proxy.Close()
+			stop()
+			return nil, err
+		}
+		inner := stop
+		stop = func() { proxy.Close(); inner() }
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

@@ -17,7 +17,10 @@ type LoadOptions struct {
 	Clients  []int         // concurrent HTTP clients, one level each
 	Runs     int           // runs per level
 	Duration time.Duration // of one run
-	Log      func(format string, args ...any)
+	// Hot sends every transfer out of one account (the first), as a
+	// treasury pool funding every department would.
+	Hot bool
+	Log func(format string, args ...any)
 }
 
 // LoadRun is one run at one level.
@@ -123,12 +126,12 @@ func RunLoad(ctx context.Context, st *Stack, o LoadOptions) ([]LoadLevel, error)
 	}
 	// One uncounted round warms connections and DynamoDB Local's JVM, whose
 	// JIT otherwise makes every run a little faster than the last.
-	if _, err := loadRun(ctx, st, tok, accounts, 4, -1, o.Duration); err != nil {
+	if _, err := loadRun(ctx, st, tok, accounts, 4, -1, o.Duration, o.Hot); err != nil {
 		return nil, err
 	}
 	for run := 0; run < o.Runs; run++ {
 		for i, c := range o.Clients {
-			r, err := loadRun(ctx, st, tok, accounts, c, run, o.Duration)
+			r, err := loadRun(ctx, st, tok, accounts, c, run, o.Duration, o.Hot)
 			if err != nil {
 				return nil, err
 			}
@@ -174,7 +177,7 @@ func openAccounts(ctx context.Context, st *Stack, tok string, n int) ([]string, 
 	return ids, nil
 }
 
-func loadRun(ctx context.Context, st *Stack, tok string, accounts []string, clients, run int, d time.Duration) (LoadRun, error) {
+func loadRun(ctx context.Context, st *Stack, tok string, accounts []string, clients, run int, d time.Duration, hot bool) (LoadRun, error) {
 	st.ResetLogs()
 	res := LoadRun{Clients: clients, Run: run, Statuses: map[int]int{}}
 	type posting struct {
@@ -194,12 +197,15 @@ func loadRun(ctx context.Context, st *Stack, tok string, accounts []string, clie
 			rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(c)))
 			for seq := 0; time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
 				from := rng.IntN(len(accounts))
+				if hot {
+					from = 0
+				}
 				to := rng.IntN(len(accounts) - 1)
 				if to >= from {
 					to++
 				}
 				r, err := st.Do(ctx, Request{Method: "POST", Path: "/transfers", Token: tok,
-					IdempotencyKey: fmt.Sprintf("load-%d-%d-%d-%d", clients, run, c, seq),
+					IdempotencyKey: fmt.Sprintf("load-%v-%d-%d-%d-%d", hot, clients, run, c, seq),
 					Body: map[string]any{"from_account_id": accounts[from], "to_account_id": accounts[to],
 						"amount": fmt.Sprintf("%d.%02d", 1+rng.IntN(99), rng.IntN(100)), "memo": "Load"}})
 				mu.Lock()

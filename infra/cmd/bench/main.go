@@ -72,7 +72,7 @@ func run() error {
 	flag.StringVar(&o.benchstat, "benchstat", "go run golang.org/x/perf/cmd/benchstat@latest", "benchstat command for the raw summaries (empty: none)")
 	flag.StringVar(&o.out, "out", "", "rewrite the marked sections of `FILE` (e.g. docs/BENCHMARKS.md)")
 	flag.StringVar(&o.raw, "raw", "", "write raw outputs into `DIR` (e.g. docs/bench/)")
-	parts := flag.String("parts", "cost,throughput,cpu", "what to measure; sections of parts left out stay as they are")
+	parts := flag.String("parts", "cost,throughput,cpu,hot", "what to measure; sections of parts left out stay as they are")
 	flag.Parse()
 	if o.runs < 1 || o.samples < 1 || o.warmup < 0 || o.accounts < 2 {
 		return errors.New("-runs and -samples must be at least 1, -warmup at least 0, -accounts at least 2")
@@ -87,10 +87,10 @@ func run() error {
 	o.parts = map[string]bool{}
 	for _, p := range strings.Split(*parts, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "cost", "throughput", "cpu":
+		case "cost", "throughput", "cpu", "hot":
 			o.parts[p] = true
 		default:
-			return fmt.Errorf("-parts: unknown part %q (cost, throughput, cpu)", p)
+			return fmt.Errorf("-parts: unknown part %q (cost, throughput, cpu, hot)", p)
 		}
 	}
 	if missing := bench.MissingRoutes(bench.Cases()); len(missing) > 0 {
@@ -174,6 +174,32 @@ func run() error {
 		}
 	}
 
+	if o.parts["hot"] {
+		// A stack of its own, with the DynamoDB model between the service
+		// and DynamoDB Local: DynamoDB Local alone never conflicts.
+		const model = "aws"
+		logf("starting the local stack with the DynamoDB model %q", model)
+		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		st, err := bench.StartModel(startCtx, model)
+		cancel()
+		if err != nil {
+			return err
+		}
+		lo := bench.LoadOptions{Accounts: 1000, Clients: []int{16}, Runs: min(o.runs, 3), Duration: o.duration, Log: logf}
+		spread, err := bench.RunLoad(ctx, st, lo)
+		if err != nil {
+			st.Close()
+			return err
+		}
+		lo.Hot = true
+		hot, err := bench.RunLoad(ctx, st, lo)
+		st.Close()
+		if err != nil {
+			return err
+		}
+		sections[bench.SectionHot] = bench.HotSection(spread[0], hot[0], lo, model)
+	}
+
 	if o.parts["cpu"] {
 		args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(o.runs), "-benchtime", o.benchtime}
 		args = append(args, strings.Fields(o.benchPkgs)...)
@@ -212,9 +238,13 @@ func run() error {
 			info.Parts = append(info.Parts, part)
 		}
 	}
-	sections[bench.SectionRun] = bench.RunSection(info)
+	// The run section describes the cost, throughput and CPU tables: a run
+	// of the hot-account part alone leaves it as it is.
+	if o.parts["cost"] || o.parts["throughput"] || o.parts["cpu"] {
+		sections[bench.SectionRun] = bench.RunSection(info)
+	}
 
-	order := []string{bench.SectionRun, bench.SectionCost, bench.SectionCPU, bench.SectionThroughput, bench.SectionScale}
+	order := []string{bench.SectionRun, bench.SectionCost, bench.SectionCPU, bench.SectionThroughput, bench.SectionScale, bench.SectionHot}
 	if o.out == "" {
 		for _, name := range order {
 			if s, ok := sections[name]; ok {
