@@ -145,6 +145,11 @@ func TestTemplateRoutesEqualRouteTable(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^build-` + id + `:`).Match(makefile) {
 			t.Errorf("Makefile has no build-%s target", id)
 		}
+		if ev, err := os.ReadFile(filepath.Join(root, "events", rt.FunctionDir()+".json")); err != nil {
+			t.Errorf("function %s has no sample event: %v", id, err)
+		} else if !strings.Contains(string(ev), `"routeKey": "`+rt.Pattern()+`"`) {
+			t.Errorf("events/%s.json is not an event of %s", rt.FunctionDir(), rt.Pattern())
+		}
 		main, err := os.ReadFile(filepath.Join(root, "functions", rt.FunctionDir(), "main.go"))
 		if err != nil {
 			t.Errorf("route %s has no function: %v", rt.Name, err)
