@@ -88,7 +88,7 @@ func TestPlanIsAFunctionOfTheSeed(t *testing.T) {
 		}
 		return b.String()
 	}
-	if sig(7) != sig(7) {
+	if first, second := sig(7), sig(7); first != second {
 		t.Fatal("two plans of seed 7 differ")
 	}
 	if sig(7) == sig(8) {

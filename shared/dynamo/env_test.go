@@ -140,14 +140,6 @@ func (p *spy) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWrite
 	return out, err
 }
 
-func total(calls map[string]int) int {
-	n := 0
-	for _, c := range calls {
-		n += c
-	}
-	return n
-}
-
 // ---- accounts ----
 
 const creator = "alice"

@@ -75,7 +75,7 @@ func run() error {
 	}
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
 	if endpoint == "" {
-		return errors.New("DYNAMODB_ENDPOINT is not set; run under go run ./infra/cmd/withdynamodb -- ...")
+		return errors.New("DYNAMODB_ENDPOINT is not set: run the tool under `go run ./infra/cmd/withdynamodb --`")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
