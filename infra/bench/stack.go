@@ -4,44 +4,28 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/treasuryledger/treasury/infra/ddbmodel"
-	"github.com/treasuryledger/treasury/infra/localauth"
-	"github.com/treasuryledger/treasury/infra/localgateway"
 	"github.com/treasuryledger/treasury/infra/teststack"
-	"github.com/treasuryledger/treasury/shared/api"
-	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/dynamo"
 )
 
 // Stack is the local stack of infra/teststack (DynamoDB Local, a fresh
-// table, the real handlers behind the local gateway over HTTP), assembled the
-// way teststack.Start does it, with one difference: the store's DynamoDB
-// client is wrapped in a Meter, so every request's log line also carries its
-// round trips, its time in DynamoDB and its modelled index writes.
+// table, the real handlers behind the local gateway over HTTP) with the
+// store's DynamoDB client wrapped in a Meter, so that every request's log
+// line also carries its round trips, its time in DynamoDB and its modelled
+// index writes.
 type Stack struct {
-	URL   string
-	DB    *dynamodb.Client
-	Table string
+	*teststack.Stack
 	Meter *Meter
-	key   *rsa.PrivateKey
 	logs  *lineLog
 	http  *http.Client
-	close []func()
 }
 
 // Start brings up a stack: DynamoDB Local from DYNAMODB_ENDPOINT, or one
@@ -51,67 +35,25 @@ func Start(ctx context.Context) (*Stack, error) { return StartModel(ctx, "") }
 // StartModel is Start with the DynamoDB model (infra/ddbmodel, e.g. "aws")
 // between the service and DynamoDB Local; "" is none.
 func StartModel(ctx context.Context, model string) (*Stack, error) {
-	direct, table, stop, err := teststack.NewTable(ctx)
+	s := &Stack{logs: &lineLog{}}
+	ts, err := teststack.StartWith(ctx, teststack.Options{
+		Model: model, Log: s.logs, DropTable: true,
+		Wrap: func(db dynamo.API) dynamo.API { s.Meter = NewMeter(db); return s.Meter },
+	})
 	if err != nil {
 		return nil, err
 	}
-	db := direct
-	if model != "" {
-		cfg, err := ddbmodel.Parse(model)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		proxy := ddbmodel.New(aws.ToString(direct.Options().BaseEndpoint), cfg)
-		url, err := proxy.Start()
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		if db, err = dynamo.NewClient(ctx, dynamo.ClientConfig{Endpoint: url}); err != nil {
-			proxy.Close()
-			stop()
-			return nil, err
-		}
-		inner := stop
-		stop = func() { proxy.Close(); inner() }
-	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	logs := &lineLog{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	m := NewMeter(db)
-	srv := api.NewServer(app.New(dynamo.New(m, table)), log)
-	hs := httptest.NewServer(localgateway.New(srv, localauth.Verifier{Key: &key.PublicKey}, log))
+	s.Stack = ts
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
-	dropTable := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	}
-	return &Stack{URL: hs.URL, DB: db, Table: table, Meter: m, key: key, logs: logs,
-		http:  &http.Client{Transport: tr, Timeout: time.Minute},
-		close: []func(){hs.Close, tr.CloseIdleConnections, dropTable, stop}}, nil
+	s.http = &http.Client{Transport: tr, Timeout: time.Minute}
+	return s, nil
 }
 
 // Close stops what Start started and drops the table.
 func (s *Stack) Close() {
-	for _, f := range s.close {
-		f()
-	}
-}
-
-// Token signs a token for the caller, valid for an hour.
-func (s *Stack) Token(sub, tenant, scopes string) string {
-	tok, err := localauth.Sign(s.key, localauth.Token{Sub: sub, Tenant: tenant, Scope: scopes, TTL: time.Hour}, time.Now())
-	if err != nil {
-		panic(err) // signing with a fresh RSA key cannot fail
-	}
-	return tok
+	s.http.CloseIdleConnections()
+	s.Stack.Close()
 }
 
 // Request is one HTTP request to the stack.

@@ -21,8 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/treasuryledger/treasury/infra/ddbmodel"
 	"github.com/treasuryledger/treasury/infra/dynamodblocal"
 	"github.com/treasuryledger/treasury/infra/localauth"
 	"github.com/treasuryledger/treasury/infra/localgateway"
@@ -78,23 +80,74 @@ func NewTable(ctx context.Context) (*dynamodb.Client, string, func(), error) {
 }
 
 // Start brings up a stack. Call Close when done (TestMain).
-func Start(ctx context.Context) (*Stack, error) {
+func Start(ctx context.Context) (*Stack, error) { return StartWith(ctx, Options{}) }
+
+// Options vary a stack for measurements.
+type Options struct {
+	// Model puts the DynamoDB model (infra/ddbmodel, e.g. "aws") between
+	// the service and DynamoDB Local; "" is none.
+	Model string
+	// Wrap wraps the store's DynamoDB client, e.g. to meter its calls.
+	Wrap func(dynamo.API) dynamo.API
+	// Log also receives the service's log lines.
+	Log io.Writer
+	// DropTable deletes the stack's table on Close.
+	DropTable bool
+}
+
+// StartWith brings up a stack as the options say.
+func StartWith(ctx context.Context, o Options) (*Stack, error) {
 	db, table, stop, err := NewTable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		stop()
+	st := &Stack{DB: db, Table: table, close: []func(){stop}}
+	fail := func(err error) (*Stack, error) {
+		st.Close()
 		return nil, err
 	}
-	logs := &lockedWriter{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	store := dynamo.New(db, table)
-	srv := api.NewServer(app.New(store), log)
-	hs := httptest.NewServer(localgateway.New(srv, localauth.Verifier{Key: &key.PublicKey}, log))
-	return &Stack{URL: hs.URL, DB: db, Table: table, Store: store, Server: srv, Key: key, logs: logs,
-		close: []func(){hs.Close, stop}}, nil
+	if o.Model != "" {
+		cfg, err := ddbmodel.Parse(o.Model)
+		if err != nil {
+			return fail(err)
+		}
+		proxy := ddbmodel.New(aws.ToString(db.Options().BaseEndpoint), cfg)
+		url, err := proxy.Start()
+		if err != nil {
+			return fail(err)
+		}
+		st.close = append([]func(){proxy.Close}, st.close...)
+		if st.DB, err = dynamo.NewClient(ctx, dynamo.ClientConfig{Endpoint: url}); err != nil {
+			return fail(err)
+		}
+	}
+	if o.DropTable {
+		client := st.DB
+		st.close = append([]func(){func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		}}, st.close...)
+	}
+	if st.Key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		return fail(err)
+	}
+	st.logs = &lockedWriter{}
+	var sink io.Writer = st.logs
+	if o.Log != nil {
+		sink = io.MultiWriter(st.logs, o.Log)
+	}
+	log := slog.New(slog.NewJSONHandler(sink, nil))
+	var client dynamo.API = st.DB
+	if o.Wrap != nil {
+		client = o.Wrap(client)
+	}
+	st.Store = dynamo.New(client, table)
+	st.Server = api.NewServer(app.New(st.Store), log)
+	hs := httptest.NewServer(localgateway.New(st.Server, localauth.Verifier{Key: &st.Key.PublicKey}, log))
+	st.URL = hs.URL
+	st.close = append([]func(){hs.Close}, st.close...)
+	return st, nil
 }
 
 // Close stops what Start started.
