@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -197,17 +198,7 @@ func ThroughputSection(levels []LoadLevel, o LoadOptions, cores int) string {
 	fmt.Fprintf(&b, "| concurrent clients | postings/s | client p50, ms | client p99, ms | function p50, ms | function p99, ms | conflict retries per 100 postings | other answers | CPU busy, cores of %d (Go process) |\n", cores)
 	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n")
 	for _, l := range levels {
-		posted, retries, other, errs := l.Totals()
-		var o []string
-		for st, n := range other {
-			o = append(o, fmt.Sprintf("%d×%d", n, st))
-		}
-		if errs > 0 {
-			o = append(o, fmt.Sprintf("%d transport errors", errs))
-		}
-		if len(o) == 0 {
-			o = []string{"none"}
-		}
+		posted, retries, other := l.summary()
 		per100 := 0.0
 		if posted > 0 {
 			per100 = 100 * retries / float64(posted)
@@ -217,7 +208,7 @@ func ThroughputSection(levels []LoadLevel, o LoadOptions, cores int) string {
 			cpu = fmt.Sprintf("%.2f (%.2f)", machine, self)
 		}
 		fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %s |\n", l.Clients, l.Rate().Format(1),
-			l.Latency(0.5), l.Latency(0.99), l.FuncLatency(0.5), l.FuncLatency(0.99), per100, strings.Join(o, ", "), cpu)
+			l.Latency(0.5), l.Latency(0.99), l.FuncLatency(0.5), l.FuncLatency(0.99), per100, other, cpu)
 	}
 	return b.String()
 }
@@ -431,22 +422,12 @@ func HotSection(spread, hot LoadLevel, o LoadOptions, model string) string {
 	b.WriteString("| scenario | postings/s | client p50, ms | client p99, ms | conflict retries per posting | other answers |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | --- |\n")
 	row := func(name string, l LoadLevel) {
-		posted, retries, other, errs := l.Totals()
-		var o []string
-		for st, n := range other {
-			o = append(o, fmt.Sprintf("%d×%d", n, st))
-		}
-		if errs > 0 {
-			o = append(o, fmt.Sprintf("%d transport errors", errs))
-		}
-		if len(o) == 0 {
-			o = []string{"none"}
-		}
+		posted, retries, other := l.summary()
 		per := 0.0
 		if posted > 0 {
 			per = retries / float64(posted)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %s |\n", name, l.Rate().Format(1), l.Latency(0.5), l.Latency(0.99), per, strings.Join(o, ", "))
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %s |\n", name, l.Rate().Format(1), l.Latency(0.5), l.Latency(0.99), per, other)
 	}
 	row("spread", spread)
 	row("hot (one account)", hot)
@@ -454,4 +435,22 @@ func HotSection(spread, hot LoadLevel, o LoadOptions, model string) string {
 		fmt.Fprintf(&b, "\nHot runs at %.0f%% of spread.\n", 100*hot.Rate().Median/s)
 	}
 	return b.String()
+}
+
+// summary is a level's postings, conflict retries, and its answers other
+// than 201 as text ("none" when there were none).
+func (l LoadLevel) summary() (posted int, retries float64, other string) {
+	posted, retries, statuses, errs := l.Totals()
+	var o []string
+	for st, n := range statuses {
+		o = append(o, fmt.Sprintf("%d×%d", n, st))
+	}
+	sort.Strings(o)
+	if errs > 0 {
+		o = append(o, fmt.Sprintf("%d transport errors", errs))
+	}
+	if len(o) == 0 {
+		return posted, retries, "none"
+	}
+	return posted, retries, strings.Join(o, ", ")
 }
