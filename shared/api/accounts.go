@@ -23,6 +23,7 @@ type createAccountRequest struct {
 	IBAN              string          `json:"iban"`
 	Members           []string        `json:"members"`
 	Metadata          json.RawMessage `json:"metadata"`
+	Hot               bool            `json:"hot"`
 }
 
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, c ledger.Caller) {
@@ -36,6 +37,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, c ledger.
 		Name: req.Name, Code: req.Code, Kind: req.Kind, Currency: req.Currency,
 		OpeningBalance: req.OpeningBalance, OverdraftLimit: req.OverdraftLimit,
 		ApprovalThreshold: req.ApprovalThreshold, IBAN: req.IBAN, Members: req.Members, Metadata: req.Metadata,
+		Hot: req.Hot,
 	}, idem)
 	if err != nil {
 		writeError(w, r, err)
@@ -138,6 +140,13 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, c ledger.
 			}
 		case "metadata":
 			p.MetadataSet, p.Metadata = true, raw
+		case "hot":
+			var hot bool
+			if err := json.Unmarshal(raw, &hot); err != nil {
+				v.Add(name, "must be true or false")
+			} else {
+				p.Hot = &hot
+			}
 		default:
 			writeError(w, r, &ledger.Error{Code: ledger.EMalformed, Message: "The body has a field this route does not take.",
 				Fields: []ledger.FieldError{{Field: name, Message: "is not a field that can be changed"}}})

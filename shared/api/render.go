@@ -27,6 +27,7 @@ type accountJSON struct {
 	IBAN              *string         `json:"iban"`
 	Members           []string        `json:"members"`
 	Metadata          json.RawMessage `json:"metadata"`
+	Hot               bool            `json:"hot"`
 	CreatedAt         string          `json:"created_at"`
 	CreatedBy         string          `json:"created_by"`
 	UpdatedAt         string          `json:"updated_at"`
@@ -39,7 +40,7 @@ func renderAccount(a *ledger.Account) accountJSON {
 		ID: a.ID, Name: a.Name, Code: null(a.Code), Kind: a.Kind, Currency: c.Code, Status: a.Status,
 		Balance: money.Format(a.Balance, c), Pending: money.Format(a.Pending, c),
 		Available: money.Format(a.Available(), c), OverdraftLimit: money.Format(a.OverdraftLimit, c),
-		IBAN: null(a.IBAN), Members: a.Members, Metadata: a.Metadata,
+		IBAN: null(a.IBAN), Members: a.Members, Metadata: a.Metadata, Hot: a.Hot,
 		CreatedAt: ts(a.CreatedAt), CreatedBy: a.CreatedBy, UpdatedAt: ts(a.UpdatedAt), Version: a.Version,
 	}
 	if a.ApprovalThreshold != nil {

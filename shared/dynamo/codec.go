@@ -208,6 +208,9 @@ func accountItem(tenant string, a *ledger.Account, rev int64) item {
 	it["members"] = list(a.Members)
 	setS(it, "metadata", string(a.Metadata))
 	it["funds_checked"] = b(a.FundsChecked)
+	if a.Hot {
+		it["hot"] = b(true)
+	}
 	setTime(it, "created_at", a.CreatedAt)
 	it["created_by"] = s(a.CreatedBy)
 	setTime(it, "updated_at", a.UpdatedAt)
@@ -226,8 +229,8 @@ func decodeAccount(it item) (*ledger.Account, int64, error) {
 		Balance: r.num("balance"), Pending: r.num("pending"), OverdraftLimit: r.num("overdraft_limit"),
 		ApprovalThreshold: r.optNum("approval_threshold"), IBAN: r.str("iban"),
 		Members: r.strings("members"), Metadata: json.RawMessage(r.str("metadata")),
-		FundsChecked: r.bool("funds_checked"),
-		CreatedAt:    r.time("created_at"), CreatedBy: r.str("created_by"), UpdatedAt: r.time("updated_at"),
+		FundsChecked: r.bool("funds_checked"), Hot: r.bool("hot"),
+		CreatedAt: r.time("created_at"), CreatedBy: r.str("created_by"), UpdatedAt: r.time("updated_at"),
 		Version: r.int("version"), Seq: r.int("seq"), LastPostedAt: r.time("last_posted_at"),
 	}
 	if len(a.Metadata) == 0 {

@@ -146,11 +146,13 @@ func (w *writes) put(it item, cond string, values item) int {
 	return len(w.items) - 1
 }
 
-func (w *writes) update(k item, expr string, values item, names map[string]string) {
-	w.items = append(w.items, types.TransactWriteItem{Update: &types.Update{
+func (w *writes) update(k item, expr string, values item, names map[string]string) *types.Update {
+	u := &types.Update{
 		TableName: w.table, Key: k, UpdateExpression: aws.String(expr),
 		ExpressionAttributeValues: values, ExpressionAttributeNames: names,
-	}})
+	}
+	w.items = append(w.items, types.TransactWriteItem{Update: u})
+	return u
 }
 
 func (w *writes) delete(k item, cond string, values item) {
@@ -188,17 +190,22 @@ func liveIdempotency(it item, now time.Time) bool {
 
 // booking adds the writes of a booking: every account conditional on the
 // revision it was read at, its history line and holds, and the system
-// account shards.
-func (w *writes) booking(tenant string, bk *ledger.Booking, revs map[string]int64, isNew map[string]bool) {
+// account shards. Hot accounts move their parts instead (hotUpdate), as
+// read in parts, from their state before the booking.
+func (w *writes) booking(tenant string, bk *ledger.Booking, revs map[string]int64, isNew map[string]bool, before map[string]*ledger.Account, parts map[string][]part) error {
 	for _, u := range bk.Updates {
 		a := u.Account
-		if isNew[a.ID] {
+		if a.Hot {
+			if err := w.hotUpdate(tenant, u, before[a.ID], parts[a.ID], isNew[a.ID]); err != nil {
+				return err
+			}
+		} else if isNew[a.ID] {
 			w.put(accountItem(tenant, a, 1), notExists, nil)
 		} else {
 			rev := revs[a.ID]
 			w.put(accountItem(tenant, a, rev+1), "rev = :rev", item{":rev": ni(rev)})
 		}
-		if u.Line != nil {
+		if u.Line != nil && !a.Hot {
 			w.put(historyItem(tenant, u.Line), "", nil)
 		}
 		if u.HoldAdded != "" {
@@ -219,6 +226,7 @@ func (w *writes) booking(tenant string, bk *ledger.Booking, revs map[string]int6
 		w.update(key(systemPK(tenant, d.AccountID), systemSK(rand.IntN(systemShards))),
 			"ADD balance :d SET currency = :c", item{":d": n(d.Delta), ":c": s(d.Currency)}, nil)
 	}
+	return nil
 }
 
 // commit sends the writes, within what is left of the posting deadline.
@@ -369,12 +377,18 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 	if month != "" && state.Period == nil {
 		state.Period = &ledger.Period{Month: month}
 	}
+	parts, err := st.withParts(ctx, req.Tenant, state.Accounts)
+	if err != nil {
+		return nil, nil, nil, st.wrap(err)
+	}
 	c, err := req.Build(state)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	w := &writes{table: st.table}
-	w.booking(req.Tenant, c.Booking, revs, nil)
+	if err := w.booking(req.Tenant, c.Booking, revs, nil, state.Accounts, parts); err != nil {
+		return nil, nil, nil, err
+	}
 	t := c.Booking.Txn
 	token := newToken()
 	txnIt := txnItem(req.Tenant, t)
@@ -437,10 +451,17 @@ func (st *Store) ReplayAccountInput(ctx context.Context, tenant, caller string, 
 func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Account, opening *ledger.Booking, idem *app.Idempotency, caller string, input []byte, audit *ledger.AuditRecord) (*app.Replay, error) {
 	now := time.Now()
 	w := &writes{table: st.table}
-	if opening != nil {
-		w.booking(tenant, opening, nil, map[string]bool{a.ID: true})
+	switch {
+	case opening != nil:
+		if err := w.booking(tenant, opening, nil, map[string]bool{a.ID: true}, nil, nil); err != nil {
+			return nil, err
+		}
 		w.put(txnItem(tenant, opening.Txn), notExists, nil)
-	} else {
+	case a.Hot:
+		if err := w.hotUpdate(tenant, &ledger.AccountUpdate{Account: a}, nil, nil, true); err != nil {
+			return nil, err
+		}
+	default:
 		w.put(accountItem(tenant, a, 1), notExists, nil)
 	}
 	nameAt := w.put(guardItem(namePK(tenant, a.Name), a.ID), notExists, nil)
@@ -515,6 +536,10 @@ func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*
 		if err != nil {
 			return err
 		}
+		parts, err := st.withParts(ctx, tenant, map[string]*ledger.Account{a.ID: a})
+		if err != nil {
+			return st.wrap(err)
+		}
 		before := *a
 		audit, err := fn(a)
 		if err != nil {
@@ -526,6 +551,11 @@ func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*
 		}
 		w := &writes{table: st.table}
 		w.put(accountItem(tenant, a, rev+1), "rev = :rev", item{":rev": ni(rev)})
+		if a.Hot {
+			if err := w.hotSettings(tenant, &before, a, parts[a.ID]); err != nil {
+				return err
+			}
+		}
 		w.put(auditItem(tenant, audit), "", nil)
 		nameAt := w.moveGuard(tenant, namePK, before.Name, a.Name, id)
 		codeAt := w.moveGuard(tenant, codePK, before.Code, a.Code, id)

@@ -157,6 +157,10 @@ func (st *Store) GetAccount(ctx context.Context, tenant, id string) (*ledger.Acc
 		return nil, ledger.NotFound("Account")
 	}
 	a, _, err := decodeAccount(it)
+	if err != nil {
+		return nil, err
+	}
+	_, err = st.withParts(ctx, tenant, map[string]*ledger.Account{a.ID: a})
 	return a, err
 }
 
@@ -183,6 +187,9 @@ func (st *Store) getAccounts(ctx context.Context, tenant string, ids []string) (
 			return nil, nil, err
 		}
 		accounts[a.ID], revs[a.ID] = a, rev
+	}
+	if _, err := st.withParts(ctx, tenant, accounts); err != nil {
+		return nil, nil, err
 	}
 	return accounts, revs, nil
 }

@@ -31,6 +31,10 @@ type TableDefinition struct {
 	KeySchema              []types.KeySchemaElement
 	GlobalSecondaryIndexes []types.GlobalSecondaryIndex
 	TTLAttribute           string
+	// StreamViewType turns on the table's stream: the history sequencer
+	// learns from it which hot accounts have lines to number. Keys only:
+	// the sequencer reads what it numbers with a consistent query anyway.
+	StreamViewType types.StreamViewType
 }
 
 // Definition returns the table's keys and indexes.
@@ -55,7 +59,8 @@ func Definition() TableDefinition {
 			KeySchema:  key(attrGSI1PK, attrGSI1SK),
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
-		TTLAttribute: attrTTL,
+		TTLAttribute:   attrTTL,
+		StreamViewType: types.StreamViewTypeKeysOnly,
 	}
 }
 
@@ -70,6 +75,7 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name string) error {
 		KeySchema:              d.KeySchema,
 		GlobalSecondaryIndexes: d.GlobalSecondaryIndexes,
 		BillingMode:            types.BillingModePayPerRequest,
+		StreamSpecification:    &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: d.StreamViewType},
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {

@@ -16,6 +16,7 @@ import (
 	"github.com/treasuryledger/treasury/shared/api"
 	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/dynamo"
+	"github.com/treasuryledger/treasury/shared/lambdalog"
 )
 
 // Handler is what Lambda invokes for an HTTP API route.
@@ -42,7 +43,7 @@ func NewServer(ctx context.Context, log *slog.Logger) (*api.Server, error) {
 
 // Start serves the named route as a Lambda function; main calls only this.
 func Start(route string) {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()}))
+	log := lambdalog.New()
 	if _, ok := api.RouteNamed(route); !ok {
 		log.Error("unknown route", slog.String("route", route))
 		os.Exit(1)
@@ -53,13 +54,4 @@ func Start(route string) {
 		os.Exit(1)
 	}
 	lambda.Start(Adapt(srv, route))
-}
-
-// logLevel follows Lambda's AWS_LAMBDA_LOG_LEVEL (set by LoggingConfig).
-func logLevel() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
 }

@@ -103,14 +103,19 @@ func (b *Booking) Post(at time.Time, by string) error {
 			return err
 		}
 		a.Balance = a.Balance.Add(l.Signed())
-		a.Seq++
-		a.LastPostedAt = at
 		u.Line = &HistoryLine{
-			AccountID: a.ID, Seq: a.Seq, TransactionID: t.ID, Kind: t.Kind, Type: l.Type,
-			Amount: l.Amount, BalanceAfter: a.Balance, Currency: a.Currency,
+			AccountID: a.ID, TransactionID: t.ID, Kind: t.Kind, Type: l.Type,
+			Amount: l.Amount, Currency: a.Currency,
 			CounterpartyAccountID: counterparty(t, a.ID),
 			Memo:                  t.Memo, Reference: t.Reference, ValueDate: t.ValueDate,
 			PostedAt: at, PostedBy: by,
+		}
+		if !a.Hot {
+			// A hot account's line is numbered later (NumberLines), so that
+			// its postings need not queue behind one counter.
+			a.Seq++
+			a.LastPostedAt = at
+			u.Line.Seq, u.Line.BalanceAfter = a.Seq, a.Balance
 		}
 	}
 	ids := make([]string, 0, len(system))

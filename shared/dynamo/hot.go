@@ -1,0 +1,437 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/shopspring/decimal"
+
+	"github.com/treasuryledger/treasury/shared/ledger"
+)
+
+// A hot account (ledger.Account.Hot) cannot keep its balance in its own item:
+// DynamoDB cancels a transaction that touches an item another transaction
+// still holds, so postings to one item run one at a time, at most one per
+// transaction latency (≈25 ms, 40 a second), and far fewer once they collide
+// and back off. So a hot account keeps its balance in hotParts items beside
+// its own (sk B#00..B#15), and a posting touches one of them:
+//
+//   - each part holds a share of the balance and of the pending holds, and a
+//     spendable amount; the parts' spendable amounts sum to the account's
+//     available (balance − pending + overdraft), and none goes below zero,
+//     each guarded by the condition of the write that lowers it. So the
+//     account's available never goes below zero either.
+//   - a debit takes from one part that covers it (one picked at random), or,
+//     when none does alone, from several at once in the same transaction, so
+//     a debit that the whole balance covers is never refused.
+//   - the account's item is not written by postings; its status is copied to
+//     every part, so a posting that meets a frozen part fails its condition
+//     and, built again, is refused.
+//   - a posting writes its history line unnumbered (sk P#<time>#<txn>); the
+//     history sequencer (NumberHistory, fed by the table's stream) numbers the
+//     lines shortly after, keeping its place in the state item (sk Q).
+//
+// The balance, read as the sum of the parts in one consistent Query, never
+// lags. The history does, by the stream's delay (typically well under a
+// second on AWS).
+const hotParts = 16
+
+func partSK(i int) string { return fmt.Sprintf("B#%02d", i) }
+
+const (
+	skParts        = "B#"
+	skUnnumbered   = "P#"
+	skHistoryState = "Q"
+)
+
+func unnumberedSK(l *ledger.HistoryLine) string {
+	return skUnnumbered + stamp(l.PostedAt) + "#" + l.TransactionID
+}
+
+// UnnumberedLineAccount names the hot account whose unnumbered history line
+// has this key, for the history sequencer's stream handler.
+func UnnumberedLineAccount(pk, sk string) (tenant, accountID string, ok bool) {
+	if !strings.HasPrefix(sk, skUnnumbered) || !strings.HasPrefix(pk, "T#") {
+		return "", "", false
+	}
+	i := strings.LastIndex(pk, "#A#")
+	if i < 2 {
+		return "", "", false
+	}
+	return pk[2:i], pk[i+3:], true
+}
+
+// part is one share of a hot account's balance.
+type part struct {
+	sk        string
+	balance   decimal.Decimal
+	pending   decimal.Decimal
+	spendable decimal.Decimal
+}
+
+func partItem(tenant, accountID string, p part, status string) item {
+	it := key(accountPK(tenant, accountID), p.sk)
+	it["balance"] = n(p.balance)
+	it["pending"] = n(p.pending)
+	it["spendable"] = n(p.spendable)
+	it["status"] = s(status)
+	return it
+}
+
+// newParts splits a hot account as it stands into its parts: all of it in
+// the first, nothing in the others.
+func newParts(a *ledger.Account) []part {
+	ps := make([]part, hotParts)
+	for i := range ps {
+		ps[i].sk = partSK(i)
+	}
+	ps[0].balance, ps[0].pending, ps[0].spendable = a.Balance, a.Pending, a.Available()
+	return ps
+}
+
+// readParts reads a hot account's parts in one consistent Query (16 small
+// items: one read unit).
+func (st *Store) readParts(ctx context.Context, tenant, id string) ([]part, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              st.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :b)"),
+		ExpressionAttributeValues: item{
+			":pk": s(accountPK(tenant, id)), ":b": s(skParts),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, readErr(err)
+	}
+	ps := make([]part, 0, len(out.Items))
+	for _, it := range out.Items {
+		r := reader{it: it}
+		ps = append(ps, part{sk: r.str(attrSK), balance: r.num("balance"), pending: r.num("pending"), spendable: r.num("spendable")})
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("hot account %s has no balance parts", id)
+	}
+	return ps, nil
+}
+
+// withParts reads the parts of the hot accounts among accounts, all at
+// once, and sets those accounts' balance and pending to their sums.
+func (st *Store) withParts(ctx context.Context, tenant string, accounts map[string]*ledger.Account) (map[string][]part, error) {
+	var hot []*ledger.Account
+	for _, a := range accounts {
+		if a.Hot {
+			hot = append(hot, a)
+		}
+	}
+	if len(hot) == 0 {
+		return nil, nil
+	}
+	read := make([][]part, len(hot))
+	errs := make([]error, len(hot))
+	var wg sync.WaitGroup
+	for i, a := range hot {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			read[i], errs[i] = st.readParts(ctx, tenant, a.ID)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]part, len(hot))
+	for i, a := range hot {
+		a.Balance, a.Pending = decimal.Zero, decimal.Zero
+		for _, p := range read[i] {
+			a.Balance = a.Balance.Add(p.balance)
+			a.Pending = a.Pending.Add(p.pending)
+		}
+		out[a.ID] = read[i]
+	}
+	return out, nil
+}
+
+// piece is what one write does to one part: it moves the part's balance and
+// pending, and takes from its spendable amount (a negative take adds).
+type piece struct {
+	sk          string
+	dBal, dPend decimal.Decimal
+	take        decimal.Decimal
+}
+
+// allocate spreads a change of a hot account's balance and pending over
+// its parts, as read. A change that adds to what is spendable goes to one
+// part at random. One that takes goes to a random part that covers it, or,
+// when none does alone, is taken from the largest parts in turn. It
+// reports false when the parts together do not cover it.
+func allocate(parts []part, dBal, dPend decimal.Decimal) ([]piece, bool) {
+	take := dPend.Sub(dBal)
+	if !take.IsPositive() {
+		p := parts[rand.IntN(len(parts))]
+		return []piece{{sk: p.sk, dBal: dBal, dPend: dPend, take: take}}, true
+	}
+	var fit []part
+	for _, p := range parts {
+		if p.spendable.GreaterThanOrEqual(take) {
+			fit = append(fit, p)
+		}
+	}
+	if len(fit) > 0 {
+		p := fit[rand.IntN(len(fit))]
+		return []piece{{sk: p.sk, dBal: dBal, dPend: dPend, take: take}}, true
+	}
+	byAmount := append([]part(nil), parts...)
+	sort.Slice(byAmount, func(i, j int) bool { return byAmount[i].spendable.GreaterThan(byAmount[j].spendable) })
+	var out []piece
+	left := take
+	for _, p := range byAmount {
+		if !left.IsPositive() || !p.spendable.IsPositive() {
+			break
+		}
+		t := decimal.Min(p.spendable, left)
+		out = append(out, piece{sk: p.sk, take: t})
+		left = left.Sub(t)
+	}
+	if left.IsPositive() {
+		return nil, false
+	}
+	// Only the spendable amounts must be each part's own; balance and
+	// pending count only as sums, so the first piece carries them.
+	out[0].dBal, out[0].dPend = dBal, dPend
+	return out, true
+}
+
+// hotUpdate adds the writes of one posting to a hot account: the parts it
+// moves, each conditional on covering what it gives and on being active,
+// and the unnumbered history line.
+func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledger.Account, parts []part, isNew bool) error {
+	a := u.Account
+	pk := accountPK(tenant, a.ID)
+	if isNew {
+		w.put(accountItem(tenant, a, 1), notExists, nil)
+		for _, p := range newParts(a) {
+			w.put(partItem(tenant, a.ID, p, a.Status), notExists, nil)
+		}
+	} else {
+		dBal, dPend := a.Balance.Sub(before.Balance), a.Pending.Sub(before.Pending)
+		pieces, ok := allocate(parts, dBal, dPend)
+		if !ok {
+			return fmt.Errorf("hot account %s: its parts do not cover what the ledger found available", a.ID)
+		}
+		// Lifting a hold alone (a rejection) is allowed on a frozen
+		// account, as for any account; everything else needs it active.
+		needActive := !(dBal.IsZero() && dPend.IsNegative())
+		for _, p := range pieces {
+			var conds []string
+			values := item{":b": n(p.dBal), ":p": n(p.dPend), ":s": n(p.take.Neg())}
+			if p.take.IsPositive() {
+				conds = append(conds, "spendable >= :take")
+				values[":take"] = n(p.take)
+			}
+			if needActive {
+				conds = append(conds, "#status = :active")
+				values[":active"] = s(ledger.StatusActive)
+			}
+			up := w.update(key(pk, p.sk), "ADD balance :b, pending :p, spendable :s", values, nil)
+			if len(conds) > 0 {
+				up.ConditionExpression = aws.String(strings.Join(conds, " AND "))
+				if needActive {
+					up.ExpressionAttributeNames = map[string]string{"#status": "status"}
+				}
+			}
+		}
+	}
+	if u.Line != nil {
+		it := historyItem(tenant, u.Line)
+		it[attrSK] = s(unnumberedSK(u.Line))
+		delete(it, "seq")
+		delete(it, "balance_after")
+		w.put(it, "", nil)
+	}
+	return nil
+}
+
+// hotSettings adds the writes of a change of a hot account's settings to
+// its parts: a new status is copied to every part (closing on the parts as
+// read, so that no posting slips in), a higher overdraft limit adds to one
+// part, a lower one takes from the parts, and an account that just became
+// hot gets its parts and its history state.
+func (w *writes) hotSettings(tenant string, before, a *ledger.Account, parts []part) error {
+	pk := accountPK(tenant, a.ID)
+	if !before.Hot {
+		for _, p := range newParts(a) {
+			w.put(partItem(tenant, a.ID, p, a.Status), notExists, nil)
+		}
+		if a.Seq > 0 {
+			w.put(historyStateItem(tenant, a.ID, ledger.HistoryState{Seq: a.Seq, Balance: a.Balance, LastPostedAt: a.LastPostedAt}), notExists, nil)
+		}
+		return nil
+	}
+	type change struct {
+		set   []string
+		conds []string
+		vals  item
+	}
+	changes := map[string]*change{}
+	at := func(sk string) *change {
+		c := changes[sk]
+		if c == nil {
+			c = &change{vals: item{}}
+			changes[sk] = c
+		}
+		return c
+	}
+	if a.Status != before.Status {
+		for _, p := range parts {
+			c := at(p.sk)
+			c.set = append(c.set, "#status = :st")
+			c.vals[":st"] = s(a.Status)
+			if a.Status == ledger.StatusClosed {
+				c.conds = append(c.conds, "balance = :bal", "pending = :pend")
+				c.vals[":bal"], c.vals[":pend"] = n(p.balance), n(p.pending)
+			}
+		}
+	}
+	if d := a.OverdraftLimit.Sub(before.OverdraftLimit); !d.IsZero() {
+		pieces, ok := allocate(parts, d, decimal.Zero)
+		if !ok {
+			return fmt.Errorf("hot account %s: its parts do not cover the lower overdraft limit", a.ID)
+		}
+		for _, p := range pieces {
+			c := at(p.sk)
+			c.set = append(c.set, "spendable = spendable - :take")
+			c.vals[":take"] = n(p.take)
+			if p.take.IsPositive() {
+				c.conds = append(c.conds, "spendable >= :take")
+			}
+		}
+	}
+	sks := make([]string, 0, len(changes))
+	for sk := range changes {
+		sks = append(sks, sk)
+	}
+	sort.Strings(sks)
+	for _, sk := range sks {
+		c := changes[sk]
+		expr := "SET " + strings.Join(c.set, ", ")
+		var names map[string]string
+		if strings.Contains(expr, "#status") {
+			names = map[string]string{"#status": "status"}
+		}
+		up := w.update(key(pk, sk), expr, c.vals, names)
+		if len(c.conds) > 0 {
+			up.ConditionExpression = aws.String(strings.Join(c.conds, " AND "))
+		}
+	}
+	return nil
+}
+
+func historyStateItem(tenant, accountID string, h ledger.HistoryState) item {
+	it := key(accountPK(tenant, accountID), skHistoryState)
+	it["seq"] = ni(h.Seq)
+	it["balance"] = n(h.Balance)
+	setTime(it, "last_posted_at", h.LastPostedAt)
+	return it
+}
+
+// numberBatch is how many lines the sequencer numbers in one transaction:
+// two items each (the numbered line in, the unnumbered one out) and the
+// state, within DynamoDB's 100 items.
+const numberBatch = 40
+
+// NumberHistory numbers a hot account's unnumbered history lines, oldest
+// first, until none is left; it returns how many it numbered. It is safe to
+// run twice at once and to run again after a failure: each batch moves the
+// lines and the state in one transaction, conditional on the state it read.
+func (st *Store) NumberHistory(ctx context.Context, tenant, accountID string) (int, error) {
+	total := 0
+	for {
+		var done int
+		err := st.retry(ctx, func() error {
+			var err error
+			done, err = st.numberBatch(ctx, tenant, accountID)
+			return err
+		})
+		total += done
+		if err != nil || done < numberBatch {
+			return total, err
+		}
+	}
+}
+
+func (st *Store) numberBatch(ctx context.Context, tenant, id string) (int, error) {
+	pk := accountPK(tenant, id)
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 st.table,
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: item{":pk": s(pk), ":p": s(skUnnumbered)},
+		ConsistentRead:            aws.Bool(true),
+		Limit:                     aws.Int32(numberBatch),
+	})
+	if err != nil {
+		return 0, st.wrap(err)
+	}
+	if len(out.Items) == 0 {
+		return 0, nil
+	}
+	got, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(pk, skHistoryState), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, st.wrap(err)
+	}
+	r := reader{it: got.Item}
+	state := ledger.HistoryState{Seq: r.int("seq"), Balance: r.num("balance"), LastPostedAt: r.time("last_posted_at")}
+	if r.err != nil {
+		return 0, r.err
+	}
+	lines := make([]ledger.HistoryLine, len(out.Items))
+	for i, it := range out.Items {
+		if lines[i], err = decodeHistory(id, it); err != nil {
+			return 0, err
+		}
+	}
+	numbered, next := ledger.NumberLines(state, lines)
+	w := &writes{table: st.table}
+	for i := range numbered {
+		w.put(historyItem(tenant, &numbered[i]), notExists, nil)
+		w.delete(key(pk, str(out.Items[i][attrSK])), "attribute_exists(pk)", nil)
+	}
+	if got.Item == nil {
+		w.put(historyStateItem(tenant, id, next), notExists, nil)
+	} else {
+		w.put(historyStateItem(tenant, id, next), "seq = :seq", item{":seq": ni(state.Seq)})
+	}
+	if err := st.commit(ctx, w, time.Now()); err != nil {
+		// A lost race with another run of the sequencer, or an answer
+		// lost after the commit: either way the next attempt reads again
+		// and finds what is left.
+		return 0, st.wrap(err)
+	}
+	return len(numbered), nil
+}
+
+// UnnumberedLines counts a hot account's lines still waiting for a number.
+func (st *Store) UnnumberedLines(ctx context.Context, tenant, accountID string) (int, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 st.table,
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: item{":pk": s(accountPK(tenant, accountID)), ":p": s(skUnnumbered)},
+		ConsistentRead:            aws.Bool(true),
+		Select:                    "COUNT",
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(out.Count), nil
+}
