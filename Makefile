@@ -25,6 +25,8 @@ token:
 
 ## invoke: run one function's Lambda handler on an event against the running
 ## local stack (make run), e.g. make invoke FN=CreateAccount EVENT=events/create-account.json
+## HTTP routes only: it cannot invoke NumberHistory, which a stream feeds
+## (events/number-history.json is its sample for sam local invoke).
 invoke:
 	@$(GO) run ./infra/cmd/invoke -fn '$(FN)' -event '$(EVENT)' -data $(DATA)
 
@@ -90,6 +92,8 @@ build-ListTransactionsFunction: ; $(call build-lambda,list-transactions)
 build-ClosePeriodFunction: ; $(call build-lambda,close-period)
 build-ListPeriodsFunction: ; $(call build-lambda,list-periods)
 build-ListAuditFunction: ; $(call build-lambda,list-audit)
+# Not a route: the history sequencer, fed by the table's stream.
+build-NumberHistoryFunction: ; $(call build-lambda,number-history)
 
 clean:
 	rm -rf .aws-sam bin

@@ -20,7 +20,10 @@ type LoadOptions struct {
 	// Hot sends every transfer out of one account (the first), as a
 	// treasury pool funding every department would.
 	Hot bool
-	Log func(format string, args ...any)
+	// MarkHot marks that one account hot (ledger.Account.Hot): its balance
+	// in parts, its history numbered by the sequencer.
+	MarkHot bool
+	Log     func(format string, args ...any)
 }
 
 // LoadRun is one run at one level.
@@ -37,6 +40,10 @@ type LoadRun struct {
 	// process's (load generator, local gateway, handlers, SDK); zero when
 	// unknown. DynamoDB Local's JVM is most of the rest.
 	MachineCPU, SelfCPU time.Duration
+	// For a marked hot account: its lines still unnumbered when the load
+	// stopped, and how long the sequencer then took to number them all.
+	Backlog int
+	CatchUp time.Duration
 }
 
 // Rate is postings per second.
@@ -116,7 +123,7 @@ func (l LoadLevel) Totals() (posted int, retries float64, other map[int]int, err
 func RunLoad(ctx context.Context, st *Stack, o LoadOptions) ([]LoadLevel, error) {
 	tenant := "t_load_" + teststack.RandomID()
 	tok := st.Token("u_load", tenant, "admin")
-	accounts, err := openAccounts(ctx, st, tok, o.Accounts)
+	accounts, err := openAccounts(ctx, st, tok, o.Accounts, o.MarkHot)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +142,11 @@ func RunLoad(ctx context.Context, st *Stack, o LoadOptions) ([]LoadLevel, error)
 			if err != nil {
 				return nil, err
 			}
+			if o.MarkHot {
+				if r.Backlog, r.CatchUp, err = catchUp(ctx, st, tenant, accounts[0]); err != nil {
+					return nil, err
+				}
+			}
 			levels[i].Runs = append(levels[i].Runs, r)
 			if o.Log != nil {
 				o.Log("throughput: %2d clients, run %d: %d postings in %.1fs = %.1f/s", c, run+1, r.Posted, r.Elapsed.Seconds(), r.Rate())
@@ -144,7 +156,41 @@ func RunLoad(ctx context.Context, st *Stack, o LoadOptions) ([]LoadLevel, error)
 	return levels, nil
 }
 
-func openAccounts(ctx context.Context, st *Stack, tok string, n int) ([]string, error) {
+// catchUp waits until the hot account's history is numbered: the backlog
+// when the load stopped, and the time it took.
+func catchUp(ctx context.Context, st *Stack, tenant, id string) (int, time.Duration, error) {
+	start := time.Now()
+	backlog := -1
+	for {
+		n, err := st.Store.UnnumberedLines(ctx, tenant, id)
+		if err != nil {
+			return 0, 0, err
+		}
+		if backlog < 0 {
+			backlog = n
+		}
+		if n == 0 {
+			return backlog, time.Since(start), nil
+		}
+		if time.Since(start) > 2*time.Minute {
+			return 0, 0, fmt.Errorf("the hot account's history did not catch up: %d lines wait after 2 minutes", n)
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func openAccounts(ctx context.Context, st *Stack, tok string, n int, markFirst bool) ([]string, error) {
 	ids := make([]string, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -154,8 +200,11 @@ func openAccounts(ctx context.Context, st *Stack, tok string, n int) ([]string, 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				m, err := st.Must(ctx, 201, Request{Method: "POST", Path: "/accounts", Token: tok, Body: map[string]any{
-					"name": fmt.Sprintf("Pool %03d", i), "currency": "RON", "kind": "cash", "opening_balance": "1000000.00"}})
+				body := map[string]any{"name": fmt.Sprintf("Pool %03d", i), "currency": "RON", "kind": "cash", "opening_balance": "1000000.00"}
+				if i == 0 && markFirst {
+					body["hot"] = true
+				}
+				m, err := st.Must(ctx, 201, Request{Method: "POST", Path: "/accounts", Token: tok, Body: body})
 				if err != nil {
 					errs[i] = err
 					continue

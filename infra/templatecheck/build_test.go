@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 )
@@ -26,6 +27,12 @@ func TestEveryFunctionBuildsAsSamWould(t *testing.T) {
 	sort.Strings(ids)
 	if len(ids) == 0 {
 		t.Fatal("template.yaml has no functions")
+	}
+	// The routes' functions and otherFunctions (the stream-fed ones) alike.
+	for _, name := range functionNames() {
+		if !slices.Contains(ids, name+"Function") {
+			t.Errorf("template.yaml has no function %sFunction to build", name)
+		}
 	}
 	for _, id := range ids {
 		t.Run(id, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -38,6 +39,7 @@ type resource struct {
 type function struct {
 	Events   map[string]event `yaml:"Events"`
 	Policies []struct {
+		Version   string `yaml:"Version"`
 		Statement []struct {
 			Effect   string   `yaml:"Effect"`
 			Action   []string `yaml:"Action"`
@@ -79,6 +81,9 @@ type table struct {
 		AttributeName string `yaml:"AttributeName"`
 		Enabled       bool   `yaml:"Enabled"`
 	} `yaml:"TimeToLiveSpecification"`
+	StreamSpecification struct {
+		StreamViewType string `yaml:"StreamViewType"`
+	} `yaml:"StreamSpecification"`
 }
 
 // props decodes a resource's properties.
@@ -193,6 +198,9 @@ func TestTableEqualsDefinition(t *testing.T) {
 		want = append(want, "gsi "+aws.ToString(g.IndexName)+" projection "+string(g.Projection.ProjectionType))
 	}
 	want = append(want, "ttl "+def.TTLAttribute)
+	if def.StreamViewType != "" {
+		want = append(want, "stream "+string(def.StreamViewType))
+	}
 	for _, a := range tbl.AttributeDefinitions {
 		got = append(got, "attr "+a.AttributeName+" "+a.AttributeType)
 	}
@@ -208,6 +216,9 @@ func TestTableEqualsDefinition(t *testing.T) {
 	if tbl.TimeToLiveSpecification.Enabled {
 		got = append(got, "ttl "+tbl.TimeToLiveSpecification.AttributeName)
 	}
+	if tbl.StreamSpecification.StreamViewType != "" {
+		got = append(got, "stream "+tbl.StreamSpecification.StreamViewType)
+	}
 	sort.Strings(want)
 	sort.Strings(got)
 	if strings.Join(want, "\n") != strings.Join(got, "\n") {
@@ -218,59 +229,120 @@ func TestTableEqualsDefinition(t *testing.T) {
 // Each function may use only these DynamoDB actions on only the table (and
 // its index where it queries it). Transactions are authorised per item
 // action (Put, Update, Delete), so there is no TransactWriteItems action.
+// Every function is here, the routes' and otherFunctions.
 var allowedActions = map[string][]string{
 	"Health":             {"GetItem"},
 	"CreateAccount":      {"GetItem", "PutItem", "UpdateItem"},
 	"ListAccounts":       {"Query", "BatchGetItem"},
-	"GetAccount":         {"GetItem"},
-	"UpdateAccount":      {"GetItem", "PutItem", "DeleteItem"},
+	"GetAccount":         {"GetItem", "Query"},
+	"UpdateAccount":      {"GetItem", "PutItem", "DeleteItem", "UpdateItem", "Query"},
 	"GetBalance":         {"GetItem", "Query"},
 	"GetHistory":         {"GetItem", "Query"},
-	"CreateEntry":        {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
-	"CreateTransfer":     {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
-	"CreateWithdrawal":   {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
-	"ApproveTransaction": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
-	"RejectTransaction":  {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
-	"CreateJournalEntry": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
-	"ReverseTransaction": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
-	"GetTransaction":     {"GetItem", "BatchGetItem"},
+	"CreateEntry":        {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"},
+	"CreateTransfer":     {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"},
+	"CreateWithdrawal":   {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"},
+	"ApproveTransaction": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"},
+	"RejectTransaction":  {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"},
+	"CreateJournalEntry": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"},
+	"ReverseTransaction": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"},
+	"GetTransaction":     {"GetItem", "BatchGetItem", "Query"},
 	"ListTransactions":   {"GetItem", "Query", "BatchGetItem"},
 	"ClosePeriod":        {"PutItem"},
 	"ListPeriods":        {"Query"},
 	"ListAudit":          {"Query"},
+	// The history sequencer (shared/dynamo/hot.go numberBatch): a
+	// consistent Query of the waiting lines, GetItem of its state, and a
+	// transaction of Puts (numbered lines, state) and Deletes (the
+	// unnumbered lines).
+	"NumberHistory": {"Query", "GetItem", "PutItem", "DeleteItem"},
+}
+
+// otherGrants are the actions a function may have on resources other than
+// the table and its index, by resource as the template names it (!GetAtt
+// X.Y reads X.Y).
+var otherGrants = map[string]map[string][]string{
+	"NumberHistory": {
+		// What the event source mapping reads the stream with, through the
+		// function's role. SAM also attaches AWSLambdaDynamoDBExecutionRole,
+		// which grants these on any stream.
+		"LedgerTable.StreamArn": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+		// Where the event source mapping records a batch it gave up on.
+		"NumberHistoryDeadLetterQueue.Arn": {"sqs:SendMessage"},
+	},
 }
 
 func TestPoliciesAreLeastPrivilege(t *testing.T) {
 	tpl := load(t)
-	for _, rt := range api.Routes {
-		allowed, ok := allowedActions[rt.Name]
+	names := functionNames()
+	known := map[string]bool{}
+	for _, name := range names {
+		known[name] = true
+	}
+	for name := range allowedActions {
+		if !known[name] {
+			t.Errorf("allowedActions names %s, which is neither a route nor in otherFunctions", name)
+		}
+	}
+	for name := range otherGrants {
+		if !known[name] {
+			t.Errorf("otherGrants names %s, which is neither a route nor in otherFunctions", name)
+		}
+	}
+	for _, name := range names {
+		allowed, ok := allowedActions[name]
 		if !ok {
-			t.Errorf("route %s has no entry in allowedActions: say which DynamoDB actions it uses", rt.Name)
+			t.Errorf("function %s has no entry in allowedActions: say which DynamoDB actions it uses", name)
 			continue
 		}
 		var fn function
-		tpl.props(t, rt.Name+"Function", &fn)
-		var granted []string
-		for _, p := range fn.Policies {
+		tpl.props(t, name+"Function", &fn)
+		var granted, grantedOther []string
+		for i, p := range fn.Policies {
+			if len(p.Statement) == 0 {
+				t.Errorf("%s: policy %d is not an inline policy document (a managed policy or a SAM policy template?)", name, i)
+			}
 			for _, st := range p.Statement {
-				for _, a := range st.Action {
-					if strings.Contains(a, "*") || !strings.HasPrefix(a, "dynamodb:") {
-						t.Errorf("%s grants %q", rt.Name, a)
-					}
-					granted = append(granted, strings.TrimPrefix(a, "dynamodb:"))
+				if st.Effect != "Allow" {
+					t.Errorf("%s: a statement's Effect is %q", name, st.Effect)
 				}
-				for _, r := range st.Resource {
-					if r != "LedgerTable.Arn" && r != "${LedgerTable.Arn}/index/gsi1" {
-						t.Errorf("%s grants access to %q, not only the table", rt.Name, r)
+				for _, a := range st.Action {
+					if strings.Contains(a, "*") {
+						t.Errorf("%s grants %q", name, a)
+					}
+					for _, r := range st.Resource {
+						switch {
+						case r == "LedgerTable.Arn" || r == "${LedgerTable.Arn}/index/gsi1":
+							if !strings.HasPrefix(a, "dynamodb:") {
+								t.Errorf("%s grants %q on the table", name, a)
+							}
+							granted = append(granted, strings.TrimPrefix(a, "dynamodb:"))
+						case otherGrants[name][r] != nil:
+							grantedOther = append(grantedOther, a+" on "+r)
+						default:
+							t.Errorf("%s grants access to %q, not only the table", name, r)
+						}
 					}
 				}
 			}
 		}
 		sort.Strings(granted)
+		granted = slices.Compact(granted)
 		want := append([]string(nil), allowed...)
 		sort.Strings(want)
 		if strings.Join(granted, ",") != strings.Join(want, ",") {
-			t.Errorf("%s grants %v, uses %v", rt.Name, granted, want)
+			t.Errorf("%s grants %v, uses %v", name, granted, want)
+		}
+		var wantOther []string
+		for r, actions := range otherGrants[name] {
+			for _, a := range actions {
+				wantOther = append(wantOther, a+" on "+r)
+			}
+		}
+		sort.Strings(grantedOther)
+		grantedOther = slices.Compact(grantedOther)
+		sort.Strings(wantOther)
+		if strings.Join(grantedOther, "\n") != strings.Join(wantOther, "\n") {
+			t.Errorf("%s grants, beside the table:\n%s\nwant:\n%s", name, strings.Join(grantedOther, "\n"), strings.Join(wantOther, "\n"))
 		}
 	}
 }

@@ -28,9 +28,11 @@ import (
 	"github.com/treasuryledger/treasury/infra/dynamodblocal"
 	"github.com/treasuryledger/treasury/infra/localauth"
 	"github.com/treasuryledger/treasury/infra/localgateway"
+	"github.com/treasuryledger/treasury/infra/localstream"
 	"github.com/treasuryledger/treasury/shared/api"
 	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/dynamo"
+	"github.com/treasuryledger/treasury/shared/sequencer"
 )
 
 // Stack is one running local stack.
@@ -144,6 +146,12 @@ func StartWith(ctx context.Context, o Options) (*Stack, error) {
 	}
 	st.Store = dynamo.New(client, table)
 	st.Server = api.NewServer(app.New(st.Store), log)
+	// The history sequencer of hot accounts, fed by the table's stream as
+	// Lambda's event source mapping would feed it, on the service's side
+	// of the model (its writes conflict and fail like the service's).
+	stopSequencer := localstream.Run(aws.ToString(db.Options().BaseEndpoint), db, table, sequencer.Wants,
+		sequencer.Handler{Store: dynamo.New(st.DB, table), Log: log}.Handle, log)
+	st.close = append([]func(){stopSequencer}, st.close...)
 	hs := httptest.NewServer(localgateway.New(st.Server, localauth.Verifier{Key: &st.Key.PublicKey}, log))
 	st.URL = hs.URL
 	st.close = append([]func(){hs.Close}, st.close...)

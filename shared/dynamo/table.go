@@ -85,6 +85,9 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name string) error {
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", name, err)
 	}
+	if err := enableStream(ctx, db, name, d.StreamViewType); err != nil {
+		return err
+	}
 	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               aws.String(name),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(d.TTLAttribute), Enabled: aws.Bool(true)},
@@ -98,4 +101,24 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name string) error {
 func isTTLAlreadyOn(err error) bool {
 	var ve interface{ ErrorMessage() string }
 	return errors.As(err, &ve) && strings.Contains(ve.ErrorMessage(), "already enabled")
+}
+
+// enableStream turns the stream on for a table made before it had one (a
+// local stack's data kept from an older version).
+func enableStream(ctx context.Context, db *dynamodb.Client, name string, view types.StreamViewType) error {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", name, err)
+	}
+	if spec := out.Table.StreamSpecification; spec != nil && aws.ToBool(spec.StreamEnabled) {
+		return nil
+	}
+	_, err = db.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+		TableName:           aws.String(name),
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: view},
+	})
+	if err != nil {
+		return fmt.Errorf("enable the stream of %s: %w", name, err)
+	}
+	return nil
 }

@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/ledger"
 )
@@ -103,5 +107,31 @@ func TestPeriods(t *testing.T) {
 	wantCode(t, err, ledger.EPeriodClosed)
 	if a := account(t, st, tenant, acc.ID); a.Seq != 0 || !a.Balance.IsZero() {
 		t.Errorf("a refused posting moved the account: seq %d balance %s", a.Seq, a.Balance)
+	}
+}
+
+// TestCreateTableTurnsOnTheStream: a table kept from before the stream (a
+// local stack's old data) gets it, so that hot accounts' history is
+// numbered there too.
+func TestCreateTableTurnsOnTheStream(t *testing.T) {
+	ctx := testCtx(t)
+	name := "treasury-nostream-" + newTenant(t)
+	d := Definition()
+	if _, err := TestDB.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(name), AttributeDefinitions: d.AttributeDefinitions, KeySchema: d.KeySchema,
+		GlobalSecondaryIndexes: d.GlobalSecondaryIndexes, BillingMode: types.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer TestDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	if err := CreateTable(ctx, TestDB, name); err != nil {
+		t.Fatalf("CreateTable on a table without a stream: %v", err)
+	}
+	out, err := TestDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec := out.Table.StreamSpecification; spec == nil || !aws.ToBool(spec.StreamEnabled) || spec.StreamViewType != types.StreamViewTypeKeysOnly || out.Table.LatestStreamArn == nil {
+		t.Errorf("stream after CreateTable: %+v, arn %v; want KEYS_ONLY on", spec, aws.ToString(out.Table.LatestStreamArn))
 	}
 }

@@ -192,12 +192,18 @@ func run() error {
 			return err
 		}
 		lo.Hot = true
-		hot, err := bench.RunLoad(ctx, st, lo)
+		plain, err := bench.RunLoad(ctx, st, lo)
+		if err != nil {
+			st.Close()
+			return err
+		}
+		lo.MarkHot = true
+		marked, err := bench.RunLoad(ctx, st, lo)
 		st.Close()
 		if err != nil {
 			return err
 		}
-		sections[bench.SectionHot] = bench.HotSection(spread[0], hot[0], lo, model)
+		sections[bench.SectionHot] = bench.HotSection(spread[0], plain[0], marked[0], lo, model)
 	}
 
 	if o.parts["cpu"] {

@@ -22,9 +22,11 @@ import (
 	"github.com/treasuryledger/treasury/infra/dynamodblocal"
 	"github.com/treasuryledger/treasury/infra/localauth"
 	"github.com/treasuryledger/treasury/infra/localgateway"
+	"github.com/treasuryledger/treasury/infra/localstream"
 	"github.com/treasuryledger/treasury/shared/api"
 	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/dynamo"
+	"github.com/treasuryledger/treasury/shared/sequencer"
 )
 
 func main() {
@@ -85,6 +87,16 @@ func run() error {
 		return err
 	}
 	srv := api.NewServer(app.New(dynamo.New(db, *table)), log)
+	// Hot accounts' history is numbered by a function fed by the table's
+	// stream; here the stream is read as Lambda's event source mapping
+	// would read it.
+	direct, err := dynamo.NewClient(ctx, dynamo.ClientConfig{Endpoint: endpoint})
+	if err != nil {
+		return err
+	}
+	stopSequencer := localstream.Run(endpoint, direct, *table, sequencer.Wants,
+		sequencer.Handler{Store: dynamo.New(db, *table), Log: log}.Handle, log)
+	defer stopSequencer()
 	gw := localgateway.New(srv, localauth.Verifier{Key: &key.PublicKey}, log)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
@@ -107,6 +119,7 @@ treasury ledger, local stack
   DynamoDB model  %s
   table           %s
   API             %s  (every route of the route table)
+  stream          history sequencer of hot accounts (functions/number-history) on the table's stream
   token issuer    %s (key in %s)
 
 Try it:

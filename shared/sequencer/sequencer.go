@@ -1,0 +1,90 @@
+// Package sequencer numbers the history lines of hot accounts. A posting to
+// a hot account writes its line unnumbered, so that postings need not queue
+// behind one counter; the table's stream tells this function which accounts
+// have such lines, and it numbers all of them, oldest first.
+//
+// A stream record is only a nudge: the function reads what is waiting with a
+// consistent query, so a record delivered twice, late or out of order
+// numbers nothing twice, and a record lost is made good by the next one of
+// the same account.
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/treasuryledger/treasury/shared/dynamo"
+	"github.com/treasuryledger/treasury/shared/lambdalog"
+)
+
+// Numberer numbers an account's waiting lines.
+type Numberer interface {
+	NumberHistory(ctx context.Context, tenant, accountID string) (int, error)
+}
+
+// Wants picks the records the function is invoked for: a new unnumbered
+// line. template.yaml's FilterCriteria say the same to the event source
+// mapping, so that the function runs only for those.
+func Wants(r events.DynamoDBEventRecord) bool {
+	if r.EventName != "INSERT" {
+		return false
+	}
+	_, _, ok := dynamo.UnnumberedLineAccount(r.Change.Keys["pk"].String(), r.Change.Keys["sk"].String())
+	return ok
+}
+
+// Handler is the function's handler.
+type Handler struct {
+	Store Numberer
+	Log   *slog.Logger
+}
+
+// Handle numbers the lines of every account the batch names, once each. An
+// error fails the batch, which the event source mapping delivers again
+// (and, after its retries, to the dead-letter queue); numbering again is
+// harmless.
+func (h Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
+	type account struct{ tenant, id string }
+	seen := map[account]bool{}
+	var errs []error
+	for _, r := range ev.Records {
+		if r.Change.Keys["pk"].DataType() != events.DataTypeString || r.Change.Keys["sk"].DataType() != events.DataTypeString {
+			continue
+		}
+		tenant, id, ok := dynamo.UnnumberedLineAccount(r.Change.Keys["pk"].String(), r.Change.Keys["sk"].String())
+		if !ok || seen[account{tenant, id}] {
+			continue
+		}
+		seen[account{tenant, id}] = true
+		n, err := h.Store.NumberHistory(ctx, tenant, id)
+		if err != nil {
+			h.Log.ErrorContext(ctx, "numbering history", slog.String("tenant", tenant), slog.String("account_id", id), slog.String("error", err.Error()))
+			errs = append(errs, fmt.Errorf("account %s: %w", id, err))
+			continue
+		}
+		h.Log.DebugContext(ctx, "numbered history", slog.String("tenant", tenant), slog.String("account_id", id), slog.Int("lines", n))
+	}
+	return errors.Join(errs...)
+}
+
+// Start runs the function: config and client once, then every batch.
+func Start() {
+	log := lambdalog.New()
+	table := os.Getenv("TABLE_NAME")
+	if table == "" {
+		log.Error("cannot start", slog.String("error", "TABLE_NAME is not set"))
+		os.Exit(1)
+	}
+	db, err := dynamo.NewClient(context.Background(), dynamo.ConfigFromEnv())
+	if err != nil {
+		log.Error("cannot start", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	lambda.Start(Handler{Store: dynamo.New(db, table), Log: log}.Handle)
+}
