@@ -567,6 +567,12 @@ func (h *harness) setup(ctx context.Context, accts []*AccountSpec) error {
 		}
 		// A 201 for an account names the account, not a transaction.
 		a.ID = a2.TxnID
+		var created struct {
+			Hot bool `json:"hot"`
+		}
+		if err := json.Unmarshal(a2.Body, &created); err != nil || created.Hot != a.Hot {
+			return fmt.Errorf("bank: account %q answered hot=%v (%v); the run needs it %v", a.Name, created.Hot, err, a.Hot)
+		}
 	}
 	return nil
 }

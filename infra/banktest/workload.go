@@ -47,7 +47,8 @@ type AccountSpec struct {
 	ID string // set when the account is created
 }
 
-// Accounts is the run's fixed chart: two hot RON accounts that most postings
+// Accounts is the run's fixed chart: two hot RON accounts (marked hot, one
+// with an overdraft, one with an approval threshold) that most postings
 // touch, spread RON and EUR accounts, a few with an overdraft limit, a few
 // with an approval threshold, one that starts empty.
 func Accounts() []*AccountSpec {
@@ -60,8 +61,8 @@ func Accounts() []*AccountSpec {
 		return a
 	}
 	return []*AccountSpec{
-		acc("Hot Treasury RON", "bank", "RON", "8000.00", "0", "", "1500.00", true),
-		acc("Hot Cash Desk RON", "cash", "RON", "6000.00", "0", "", "1500.00", true),
+		acc("Hot Treasury RON", "bank", "RON", "8000.00", "300.00", "", "1500.00", true),
+		acc("Hot Cash Desk RON", "cash", "RON", "6000.00", "0", "800.00", "1500.00", true),
 		acc("Budget Cluj", "budget", "RON", "1500.00", "500.00", "", "900.00", false),
 		acc("Budget Iasi", "budget", "RON", "900.00", "500.00", "", "900.00", false),
 		acc("Petty Cash Timisoara", "cash", "RON", "2500.00", "0", "800.00", "900.00", false),

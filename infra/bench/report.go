@@ -421,15 +421,16 @@ func HotSection(spread, plain, marked LoadLevel, o LoadOptions, model string) st
 		"%d concurrent clients, %d runs of %s each. Spread: transfers between random pairs of %d accounts. Hot: every transfer out of one account "+
 		"into a random other one; before: an ordinary account, after: the account marked hot (`\"hot\": true`).\n\n",
 		model, spread.Clients, o.Runs, o.Duration, o.Accounts)
-	b.WriteString("| scenario | postings/s | client p50, ms | client p99, ms | conflict retries per posting | other answers |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | --- |\n")
+	b.WriteString("| scenario | postings/s | client p50, ms | client p99, ms | conflict retries per posting | machine cores busy | other answers |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	row := func(name string, l LoadLevel) {
 		posted, retries, other := l.summary()
 		per := 0.0
 		if posted > 0 {
 			per = retries / float64(posted)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %s |\n", name, l.Rate().Format(1), l.Latency(0.5), l.Latency(0.99), per, other)
+		machine, _ := l.CPU()
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %.2f | %s |\n", name, l.Rate().Format(1), l.Latency(0.5), l.Latency(0.99), per, machine, other)
 	}
 	row("spread", spread)
 	row("hot, before (ordinary account)", plain)

@@ -111,6 +111,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 				slog.Int("status", rec.status), slog.String("outcome", ri.outcome),
 				slog.String("tenant", caller.Tenant), slog.String("actor", caller.Sub),
 				slog.Float64("duration_ms", float64(time.Since(started).Microseconds())/1000),
+				// What it did to DynamoDB, as IAM names it: an AccessDenied
+				// on AWS reads against this.
+				slog.Any("dynamodb_actions", counters.Actions()),
 			}
 			ri.log.Info("request", append(attrs, emf(rt.Name, rec.status, ri.outcome, counters, started)...)...)
 		}()

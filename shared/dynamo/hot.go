@@ -22,7 +22,7 @@ import (
 // still holds, so postings to one item run one at a time, at most one per
 // transaction latency (≈25 ms, 40 a second), and far fewer once they collide
 // and back off. So a hot account keeps its balance in hotParts items beside
-// its own (sk B#00..B#15), and a posting touches one of them:
+// its own (sk B#00..B#31), and a posting touches one of them:
 //
 //   - each part holds a share of the balance and of the pending holds, and a
 //     spendable amount; the parts' spendable amounts sum to the account's
@@ -42,7 +42,7 @@ import (
 // The balance, read as the sum of the parts in one consistent Query, never
 // lags. The history does, by the stream's delay (typically well under a
 // second on AWS).
-const hotParts = 16
+const hotParts = 32
 
 func partSK(i int) string { return fmt.Sprintf("B#%02d", i) }
 
@@ -86,15 +86,31 @@ func partItem(tenant, accountID string, p part, status string) item {
 	return it
 }
 
-// newParts splits a hot account as it stands into its parts: all of it in
-// the first, nothing in the others.
+// newParts splits a hot account as it stands into its parts: balance and
+// pending in the first, what is spendable spread evenly over all of them,
+// so that debits have every part to choose from from the start.
 func newParts(a *ledger.Account) []part {
 	ps := make([]part, hotParts)
 	for i := range ps {
 		ps[i].sk = partSK(i)
 	}
-	ps[0].balance, ps[0].pending, ps[0].spendable = a.Balance, a.Pending, a.Available()
+	ps[0].balance, ps[0].pending = a.Balance, a.Pending
+	for i, share := range evenly(a.Available(), hotParts, a.Currency.MinorUnits) {
+		ps[i].spendable = share
+	}
 	return ps
+}
+
+// evenly splits amount into n shares in the currency's minor units, the
+// remainder in the first; the shares add up to amount exactly.
+func evenly(amount decimal.Decimal, n int, scale int32) []decimal.Decimal {
+	shares := make([]decimal.Decimal, n)
+	each := amount.Div(decimal.NewFromInt(int64(n))).Truncate(scale)
+	for i := range shares {
+		shares[i] = each
+	}
+	shares[0] = amount.Sub(each.Mul(decimal.NewFromInt(int64(n - 1))))
+	return shares
 }
 
 // readParts reads a hot account's parts in one consistent Query (16 small
@@ -126,12 +142,14 @@ func (st *Store) readParts(ctx context.Context, tenant, id string) ([]part, erro
 }
 
 // withParts reads the parts of the hot accounts among accounts, all at
-// once, and sets those accounts' balance and pending to their sums.
-func (st *Store) withParts(ctx context.Context, tenant string, accounts map[string]*ledger.Account) (map[string][]part, error) {
+// once, and sets those accounts' balance and pending to their sums. Reads
+// that prefetchParts started already are used as they are.
+func (st *Store) withParts(ctx context.Context, tenant string, accounts map[string]*ledger.Account, pre map[string]func() ([]part, error)) (map[string][]part, error) {
 	var hot []*ledger.Account
 	for _, a := range accounts {
 		if a.Hot {
 			hot = append(hot, a)
+			st.hot.Store(tenant+"/"+a.ID, true)
 		}
 	}
 	if len(hot) == 0 {
@@ -144,7 +162,11 @@ func (st *Store) withParts(ctx context.Context, tenant string, accounts map[stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			read[i], errs[i] = st.readParts(ctx, tenant, a.ID)
+			if f := pre[a.ID]; f != nil {
+				read[i], errs[i] = f()
+			} else {
+				read[i], errs[i] = st.readParts(ctx, tenant, a.ID)
+			}
 		}()
 	}
 	wg.Wait()
@@ -163,6 +185,36 @@ func (st *Store) withParts(ctx context.Context, tenant string, accounts map[stri
 	return out, nil
 }
 
+// prefetchParts starts reading the parts of the accounts this process has
+// seen hot, so that a posting reads them at the same time as the accounts
+// rather than after: an account never stops being hot, so what the store
+// remembers is never wrong, only incomplete.
+func (st *Store) prefetchParts(ctx context.Context, tenant string, ids []string) map[string]func() ([]part, error) {
+	var out map[string]func() ([]part, error)
+	for _, id := range ids {
+		if _, ok := st.hot.Load(tenant + "/" + id); !ok {
+			continue
+		}
+		type result struct {
+			parts []part
+			err   error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			ps, err := st.readParts(ctx, tenant, id)
+			ch <- result{ps, err}
+		}()
+		if out == nil {
+			out = map[string]func() ([]part, error){}
+		}
+		out[id] = sync.OnceValues(func() ([]part, error) {
+			r := <-ch
+			return r.parts, r.err
+		})
+	}
+	return out
+}
+
 // piece is what one write does to one part: it moves the part's balance and
 // pending, and takes from its spendable amount (a negative take adds).
 type piece struct {
@@ -172,14 +224,45 @@ type piece struct {
 }
 
 // allocate spreads a change of a hot account's balance and pending over
-// its parts, as read. A change that adds to what is spendable goes to one
-// part at random. One that takes goes to a random part that covers it, or,
-// when none does alone, is taken from the largest parts in turn. It
-// reports false when the parts together do not cover it.
-func allocate(parts []part, dBal, dPend decimal.Decimal) ([]piece, bool) {
+// its parts, as read, keeping the parts about level so that debits find
+// many parts that cover them and rarely meet:
+//
+//   - a debit (it takes from what is spendable) goes to a random part that
+//     covers it, the richer of two when they differ much (twoChoices), or,
+//     when none covers it alone, is taken from the richest parts in turn;
+//   - a credit goes to a random part, the poorer of two when they differ
+//     much, or, when it is more
+//     than an even share of the whole, is spread over as many of the
+//     poorest parts as even shares it makes.
+//
+// It reports false when the parts together do not cover a debit.
+func allocate(parts []part, dBal, dPend decimal.Decimal, scale int32) ([]piece, bool) {
 	take := dPend.Sub(dBal)
 	if !take.IsPositive() {
-		p := parts[rand.IntN(len(parts))]
+		give := take.Neg()
+		total := give
+		for _, p := range parts {
+			total = total.Add(p.spendable)
+		}
+		// k parts of an even share each would hold this credit: spread it
+		// over the k poorest, so that no part ends up with most of it.
+		k := 1
+		if total.IsPositive() {
+			k = int(give.Mul(decimal.NewFromInt(int64(len(parts)))).Div(total).Ceil().IntPart())
+		}
+		if k > 1 {
+			k = min(k, len(parts))
+			byAmount := append([]part(nil), parts...)
+			sort.Slice(byAmount, func(i, j int) bool { return byAmount[i].spendable.LessThan(byAmount[j].spendable) })
+			shares := evenly(give, k, scale)
+			out := make([]piece, k)
+			for i := range out {
+				out[i] = piece{sk: byAmount[i].sk, take: shares[i].Neg()}
+			}
+			out[0].dBal, out[0].dPend = dBal, dPend
+			return out, true
+		}
+		p := twoChoices(parts, false)
 		return []piece{{sk: p.sk, dBal: dBal, dPend: dPend, take: take}}, true
 	}
 	var fit []part
@@ -189,7 +272,7 @@ func allocate(parts []part, dBal, dPend decimal.Decimal) ([]piece, bool) {
 		}
 	}
 	if len(fit) > 0 {
-		p := fit[rand.IntN(len(fit))]
+		p := twoChoices(fit, true)
 		return []piece{{sk: p.sk, dBal: dBal, dPend: dPend, take: take}}, true
 	}
 	byAmount := append([]part(nil), parts...)
@@ -213,6 +296,20 @@ func allocate(parts []part, dBal, dPend decimal.Decimal) ([]piece, bool) {
 	return out, true
 }
 
+// twoChoices picks two parts at random and keeps the first, unless the
+// second has more than twice its spendable amount (richer) or less than
+// half (poorer). Level parts are thus picked uniformly, which makes two
+// postings meet on one part least often, and parts that drifted apart are
+// brought back together.
+func twoChoices(parts []part, richer bool) part {
+	a, b := parts[rand.IntN(len(parts))], parts[rand.IntN(len(parts))]
+	two := decimal.NewFromInt(2)
+	if richer && b.spendable.GreaterThan(a.spendable.Mul(two)) || !richer && b.spendable.Mul(two).LessThan(a.spendable) {
+		return b
+	}
+	return a
+}
+
 // hotUpdate adds the writes of one posting to a hot account: the parts it
 // moves, each conditional on covering what it gives and on being active,
 // and the unnumbered history line.
@@ -226,7 +323,7 @@ func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledge
 		}
 	} else {
 		dBal, dPend := a.Balance.Sub(before.Balance), a.Pending.Sub(before.Pending)
-		pieces, ok := allocate(parts, dBal, dPend)
+		pieces, ok := allocate(parts, dBal, dPend, a.Currency.MinorUnits)
 		if !ok {
 			return fmt.Errorf("hot account %s: its parts do not cover what the ledger found available", a.ID)
 		}
@@ -305,7 +402,7 @@ func (w *writes) hotSettings(tenant string, before, a *ledger.Account, parts []p
 		}
 	}
 	if d := a.OverdraftLimit.Sub(before.OverdraftLimit); !d.IsZero() {
-		pieces, ok := allocate(parts, d, decimal.Zero)
+		pieces, ok := allocate(parts, d, decimal.Zero, a.Currency.MinorUnits)
 		if !ok {
 			return fmt.Errorf("hot account %s: its parts do not cover the lower overdraft limit", a.ID)
 		}
@@ -351,74 +448,96 @@ func historyStateItem(tenant, accountID string, h ledger.HistoryState) item {
 // state, within DynamoDB's 100 items.
 const numberBatch = 40
 
-// NumberHistory numbers a hot account's unnumbered history lines, oldest
-// first, until none is left; it returns how many it numbered. It is safe to
-// run twice at once and to run again after a failure: each batch moves the
-// lines and the state in one transaction, conditional on the state it read.
+// NumberHistory numbers a hot account's unnumbered history lines until none
+// is left; it returns how many it numbered. It reads every waiting line
+// first, because the order they are numbered in depends on all of them
+// (ledger.NumberLines), then writes them in transactions of numberBatch,
+// each moving its lines and the state at once, conditional on the state it
+// read. So it is safe to run twice at once and to run again after a
+// failure.
 func (st *Store) NumberHistory(ctx context.Context, tenant, accountID string) (int, error) {
 	total := 0
-	for {
-		var done int
-		err := st.retry(ctx, func() error {
-			var err error
-			done, err = st.numberBatch(ctx, tenant, accountID)
-			return err
-		})
-		total += done
-		if err != nil || done < numberBatch {
-			return total, err
-		}
-	}
+	err := st.retry(ctx, func() error {
+		n, err := st.numberWaiting(ctx, tenant, accountID)
+		total += n
+		return err
+	})
+	return total, err
 }
 
-func (st *Store) numberBatch(ctx context.Context, tenant, id string) (int, error) {
+func (st *Store) numberWaiting(ctx context.Context, tenant, id string) (int, error) {
 	pk := accountPK(tenant, id)
-	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 st.table,
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: item{":pk": s(pk), ":p": s(skUnnumbered)},
-		ConsistentRead:            aws.Bool(true),
-		Limit:                     aws.Int32(numberBatch),
-	})
-	if err != nil {
-		return 0, st.wrap(err)
+	var waiting []item
+	var start item
+	for {
+		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 st.table,
+			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
+			ExpressionAttributeValues: item{":pk": s(pk), ":p": s(skUnnumbered)},
+			ConsistentRead:            aws.Bool(true),
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return 0, st.wrap(err)
+		}
+		waiting = append(waiting, out.Items...)
+		if start = out.LastEvaluatedKey; start == nil {
+			break
+		}
 	}
-	if len(out.Items) == 0 {
+	if len(waiting) == 0 {
 		return 0, nil
 	}
 	got, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(pk, skHistoryState), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return 0, st.wrap(err)
 	}
+	acc, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(pk, skAccount), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, st.wrap(err)
+	}
 	r := reader{it: got.Item}
 	state := ledger.HistoryState{Seq: r.int("seq"), Balance: r.num("balance"), LastPostedAt: r.time("last_posted_at")}
+	floor := (&reader{it: acc.Item}).num("overdraft_limit").Neg()
 	if r.err != nil {
 		return 0, r.err
 	}
-	lines := make([]ledger.HistoryLine, len(out.Items))
-	for i, it := range out.Items {
+	lines := make([]ledger.HistoryLine, len(waiting))
+	waitingSK := make(map[string]string, len(waiting))
+	for i, it := range waiting {
 		if lines[i], err = decodeHistory(id, it); err != nil {
 			return 0, err
 		}
+		waitingSK[lines[i].TransactionID] = str(it[attrSK])
 	}
-	numbered, next := ledger.NumberLines(state, lines)
-	w := &writes{table: st.table}
-	for i := range numbered {
-		w.put(historyItem(tenant, &numbered[i]), notExists, nil)
-		w.delete(key(pk, str(out.Items[i][attrSK])), "attribute_exists(pk)", nil)
+	numbered, _ := ledger.NumberLines(state, lines, floor)
+	done := 0
+	exists := got.Item != nil
+	for len(numbered) > 0 {
+		chunk := numbered[:min(numberBatch, len(numbered))]
+		numbered = numbered[len(chunk):]
+		last := chunk[len(chunk)-1]
+		next := ledger.HistoryState{Seq: last.Seq, Balance: last.BalanceAfter, LastPostedAt: last.PostedAt}
+		w := &writes{table: st.table}
+		for i := range chunk {
+			w.put(historyItem(tenant, &chunk[i]), notExists, nil)
+			w.delete(key(pk, waitingSK[chunk[i].TransactionID]), "attribute_exists(pk)", nil)
+		}
+		if exists {
+			w.put(historyStateItem(tenant, id, next), "seq = :seq", item{":seq": ni(state.Seq)})
+		} else {
+			w.put(historyStateItem(tenant, id, next), notExists, nil)
+		}
+		if err := st.commit(ctx, w, time.Now()); err != nil {
+			// A lost race with another run of the sequencer, or an answer
+			// lost after the commit: either way the next attempt reads
+			// again and finds what is left.
+			return done, st.wrap(err)
+		}
+		done += len(chunk)
+		state, exists = next, true
 	}
-	if got.Item == nil {
-		w.put(historyStateItem(tenant, id, next), notExists, nil)
-	} else {
-		w.put(historyStateItem(tenant, id, next), "seq = :seq", item{":seq": ni(state.Seq)})
-	}
-	if err := st.commit(ctx, w, time.Now()); err != nil {
-		// A lost race with another run of the sequencer, or an answer
-		// lost after the commit: either way the next attempt reads again
-		// and finds what is left.
-		return 0, st.wrap(err)
-	}
-	return len(numbered), nil
+	return done, nil
 }
 
 // UnnumberedLines counts a hot account's lines still waiting for a number.

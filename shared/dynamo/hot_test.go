@@ -325,3 +325,110 @@ func TestUnnumberedLineAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestAllocateKeepsPartsLevelAndExact(t *testing.T) {
+	d := decimal.RequireFromString
+	acc := &ledger.Account{Balance: d("1000000.00"), Pending: d("0"), OverdraftLimit: d("0.05")}
+	ps := newParts(acc)
+	sum := decimal.Zero
+	for _, p := range ps {
+		sum = sum.Add(p.spendable)
+		if p.spendable.LessThan(d("1000000.00").Div(decimal.NewFromInt(hotParts)).Truncate(2)) {
+			t.Errorf("part %s starts with %s; want an even share", p.sk, p.spendable)
+		}
+	}
+	if !sum.Equal(d("1000000.05")) || !ps[0].balance.Equal(d("1000000.00")) {
+		t.Fatalf("parts hold %s spendable, first balance %s", sum, ps[0].balance)
+	}
+	apply := func(pieces []piece) {
+		for _, pc := range pieces {
+			for i := range ps {
+				if ps[i].sk == pc.sk {
+					ps[i].spendable = ps[i].spendable.Sub(pc.take)
+					if ps[i].spendable.IsNegative() {
+						t.Fatalf("part %s went to %s", pc.sk, ps[i].spendable)
+					}
+				}
+			}
+		}
+	}
+	takes := func(pieces []piece) decimal.Decimal {
+		out := decimal.Zero
+		for _, pc := range pieces {
+			out = out.Add(pc.take)
+		}
+		return out
+	}
+	// Many small debits: one part each, spread over the parts.
+	used := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		pieces, ok := allocate(ps, d("-100.00"), decimal.Zero, 2)
+		if !ok || len(pieces) != 1 || !takes(pieces).Equal(d("100.00")) {
+			t.Fatalf("small debit: %v %+v", ok, pieces)
+		}
+		used[pieces[0].sk] = true
+		apply(pieces)
+	}
+	if len(used) < hotParts/2 {
+		t.Errorf("200 debits used only %d parts", len(used))
+	}
+	// A credit bigger than an even share goes to several of the poorest.
+	pieces, ok := allocate(ps, d("300000.00"), decimal.Zero, 2)
+	if !ok || len(pieces) < 4 || !takes(pieces).Equal(d("-300000.00")) || !pieces[0].dBal.Equal(d("300000.00")) {
+		t.Fatalf("big credit: %v, %d pieces, takes %s", ok, len(pieces), takes(pieces))
+	}
+	apply(pieces)
+	// A debit bigger than any part: several parts, exactly the amount.
+	all := decimal.Zero
+	for _, p := range ps {
+		all = all.Add(p.spendable)
+	}
+	pieces, ok = allocate(ps, all.Neg(), decimal.Zero, 2)
+	if !ok || len(pieces) != hotParts || !takes(pieces).Equal(all) {
+		t.Fatalf("debit of everything: %v, %d pieces, takes %s of %s", ok, len(pieces), takes(pieces), all)
+	}
+	apply(pieces)
+	if _, ok := allocate(ps, d("-0.01"), decimal.Zero, 2); ok {
+		t.Error("a debit of an empty account was allocated")
+	}
+}
+
+func TestHotPostingsWithinTheTransactionLimit(t *testing.T) {
+	st, tenant := rawStore(), newTenant(t)
+	// The largest creation: every optional item and 50 members.
+	members := make([]string, ledger.MaxMembers)
+	for i := range members {
+		members[i] = "u_" + strings.Repeat("m", 3) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+	}
+	in := ledger.NewAccountInput{Name: "Big", Code: "5121.99", Kind: ledger.KindBank, Currency: "EUR", Hot: true,
+		OpeningBalance: strp("3200.00"), Members: members}
+	createAccount(t, st, tenant, in, time.Now())
+	var hots []string
+	for i := 0; i < 3; i++ {
+		hots = append(hots, hotAccount(t, st, tenant, "Pool "+string(rune('A'+i)), "3200.00", "").ID)
+	}
+	sink := simpleAccount(t, st, tenant, "Sink", "EUR", "")
+	journal := func(ids ...string) app.PostRequest {
+		all := append(append([]string(nil), ids...), sink.ID)
+		return postReq(tenant, creator, all, "", nil, nil, func(s *app.State, a ledger.Actor) (*ledger.Booking, error) {
+			var lines []ledger.JournalLineInput
+			for _, id := range ids {
+				lines = append(lines, ledger.JournalLineInput{AccountID: id, Type: ledger.Debit, Amount: "3200.00"})
+			}
+			total := decimal.NewFromInt(int64(3200 * len(ids)))
+			lines = append(lines, ledger.JournalLineInput{AccountID: sink.ID, Type: ledger.Credit, Amount: total.StringFixed(2)})
+			return ledger.Journal(s.Accounts, ledger.JournalInput{Lines: lines}, a)
+		})
+	}
+	// Each debit empties every part of its account: three of them are
+	// more items than one transaction takes, and say so.
+	_, _, err := st.Post(testCtx(t), journal(hots...))
+	wantCode(t, err, ledger.EConflict)
+	mustPost(t, st, journal(hots[0], hots[1]))
+	mustPost(t, st, journal(hots[2]))
+	for _, id := range hots {
+		if lines := checkHotBooks(t, st, tenant, id); len(lines) != 2 {
+			t.Errorf("%s: %d lines, want the opening and the journal", id, len(lines))
+		}
+	}
+}

@@ -16,6 +16,9 @@ import (
 func meter(stack *middleware.Stack) error {
 	ask := middleware.InitializeMiddlewareFunc("TreasuryAskCapacity", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		total := types.ReturnConsumedCapacityTotal
+		for _, a := range iamActions(in.Parameters) {
+			metrics.Use(ctx, a)
+		}
 		switch p := in.Parameters.(type) {
 		case *dynamodb.GetItemInput:
 			p.ReturnConsumedCapacity = total
@@ -156,4 +159,41 @@ func valueSize(v types.AttributeValue) int {
 		return n
 	}
 	return 0
+}
+
+// iamActions names the IAM actions a call needs. A transaction is
+// authorised per item, by the action of each item's kind.
+func iamActions(params any) []string {
+	switch p := params.(type) {
+	case *dynamodb.GetItemInput:
+		return []string{"dynamodb:GetItem"}
+	case *dynamodb.BatchGetItemInput:
+		return []string{"dynamodb:BatchGetItem"}
+	case *dynamodb.QueryInput:
+		return []string{"dynamodb:Query"}
+	case *dynamodb.ScanInput:
+		return []string{"dynamodb:Scan"}
+	case *dynamodb.PutItemInput:
+		return []string{"dynamodb:PutItem"}
+	case *dynamodb.UpdateItemInput:
+		return []string{"dynamodb:UpdateItem"}
+	case *dynamodb.DeleteItemInput:
+		return []string{"dynamodb:DeleteItem"}
+	case *dynamodb.TransactWriteItemsInput:
+		var out []string
+		for _, ti := range p.TransactItems {
+			switch {
+			case ti.Put != nil:
+				out = append(out, "dynamodb:PutItem")
+			case ti.Update != nil:
+				out = append(out, "dynamodb:UpdateItem")
+			case ti.Delete != nil:
+				out = append(out, "dynamodb:DeleteItem")
+			case ti.ConditionCheck != nil:
+				out = append(out, "dynamodb:ConditionCheckItem")
+			}
+		}
+		return out
+	}
+	return []string{"dynamodb:unknown"}
 }

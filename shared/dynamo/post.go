@@ -163,6 +163,9 @@ func (w *writes) delete(k item, cond string, values item) {
 
 const notExists = "attribute_not_exists(pk)"
 
+// maxTransactItems is DynamoDB's limit on the items of one transaction.
+const maxTransactItems = 100
+
 // idempotencyTTL is how long a key answers with its first result.
 const idempotencyTTL = 24 * time.Hour
 
@@ -344,6 +347,7 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 		idemKey = key(idemPK(req.Tenant, req.Caller, req.Idem.Key), skIdem)
 		keys = append(keys, idemKey)
 	}
+	pre := st.prefetchParts(ctx, req.Tenant, ids)
 	items, err := st.batchGet(ctx, keys)
 	if err != nil {
 		return nil, nil, nil, st.wrap(err)
@@ -377,7 +381,7 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 	if month != "" && state.Period == nil {
 		state.Period = &ledger.Period{Month: month}
 	}
-	parts, err := st.withParts(ctx, req.Tenant, state.Accounts)
+	parts, err := st.withParts(ctx, req.Tenant, state.Accounts, pre)
 	if err != nil {
 		return nil, nil, nil, st.wrap(err)
 	}
@@ -407,6 +411,12 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 		w.put(auditItem(req.Tenant, c.Audit), "", nil)
 	}
 	idemAt := w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, nil, readAt)
+	if len(w.items) > maxTransactItems {
+		// Only debits that must take from many parts of several hot
+		// accounts at once get here; a smaller posting goes through.
+		return nil, nil, nil, ledger.Errorf(ledger.EConflict,
+			"This posting would take from too many balance parts of hot accounts at once; post it in smaller pieces.")
+	}
 	if err := st.commit(ctx, w, readAt); err != nil {
 		if cancelReason(err, idemAt) == "ConditionalCheckFailed" {
 			// The same key won a race with us: the next attempt replays it.
@@ -536,7 +546,7 @@ func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*
 		if err != nil {
 			return err
 		}
-		parts, err := st.withParts(ctx, tenant, map[string]*ledger.Account{a.ID: a})
+		parts, err := st.withParts(ctx, tenant, map[string]*ledger.Account{a.ID: a}, nil)
 		if err != nil {
 			return st.wrap(err)
 		}

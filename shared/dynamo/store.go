@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,9 @@ type Store struct {
 	// Retry is the budget for conflicts: how long and how often a posting
 	// is tried again before the caller gets 503.
 	Retry RetryPolicy
+	// hot remembers the accounts ("tenant/id") seen hot, to read their
+	// parts alongside them (prefetchParts).
+	hot sync.Map
 }
 
 var _ app.Store = (*Store)(nil)
@@ -160,7 +164,7 @@ func (st *Store) GetAccount(ctx context.Context, tenant, id string) (*ledger.Acc
 	if err != nil {
 		return nil, err
 	}
-	_, err = st.withParts(ctx, tenant, map[string]*ledger.Account{a.ID: a})
+	_, err = st.withParts(ctx, tenant, map[string]*ledger.Account{a.ID: a}, nil)
 	return a, err
 }
 
@@ -188,7 +192,7 @@ func (st *Store) getAccounts(ctx context.Context, tenant string, ids []string) (
 		}
 		accounts[a.ID], revs[a.ID] = a, rev
 	}
-	if _, err := st.withParts(ctx, tenant, accounts); err != nil {
+	if _, err := st.withParts(ctx, tenant, accounts, nil); err != nil {
 		return nil, nil, err
 	}
 	return accounts, revs, nil

@@ -14,28 +14,66 @@ type HistoryState struct {
 	LastPostedAt time.Time
 }
 
-// NumberLines numbers a hot account's posted but unnumbered lines, in the
-// order given, after the state's last line. Each line's balance_after is the
-// previous one plus its credit or minus its debit, and its time is moved up
-// to the previous line's if that is later, so that the history in time
-// order is also the history in seq order (as PostingTime does for ordinary
-// accounts). Once every line is numbered, the last balance_after equals the
-// balance, because the parts of the balance moved by exactly these lines.
-func NumberLines(state HistoryState, lines []HistoryLine) ([]HistoryLine, HistoryState) {
-	out := make([]HistoryLine, len(lines))
-	for i, l := range lines {
+// NumberLines numbers a hot account's posted but unnumbered lines after the
+// state's last line. Each line's balance_after is the previous one plus its
+// credit or minus its debit, and its time is moved up to the previous
+// line's if that is later, so that the history in time order is also the
+// history in seq order (as PostingTime does for ordinary accounts).
+//
+// The lines come in the order of their time stamps, taken when each posting
+// read the account, which is not always the order in which they committed:
+// a debit may have been covered by a credit stamped a moment later that
+// committed first. Numbered in stamp order, that debit would show a balance
+// below what the account ever had. So a debit that would take balance_after
+// below floor (minus the overdraft limit) waits until the credits after it
+// cover it. Such an order always exists when every line committed so far is
+// given: every posting kept the account's available funds at or above
+// zero, so the balance after all of them is at or above floor, and credits
+// first then debits only falls toward that final balance. Once every line
+// is numbered, the last balance_after equals the balance, because the parts
+// of the balance moved by exactly these lines.
+func NumberLines(state HistoryState, lines []HistoryLine, floor decimal.Decimal) ([]HistoryLine, HistoryState) {
+	out := make([]HistoryLine, 0, len(lines))
+	place := func(l HistoryLine) {
 		state.Seq++
-		if l.Type == Credit {
-			state.Balance = state.Balance.Add(l.Amount)
-		} else {
-			state.Balance = state.Balance.Sub(l.Amount)
-		}
+		state.Balance = state.Balance.Add(signedHistory(l))
 		if l.PostedAt.Before(state.LastPostedAt) {
 			l.PostedAt = state.LastPostedAt
 		}
 		state.LastPostedAt = l.PostedAt
 		l.Seq, l.BalanceAfter = state.Seq, state.Balance
-		out[i] = l
+		out = append(out, l)
+	}
+	var waiting []HistoryLine
+	for _, l := range lines {
+		if l.Type == Debit && state.Balance.Sub(l.Amount).LessThan(floor) {
+			waiting = append(waiting, l)
+			continue
+		}
+		place(l)
+		if l.Type == Credit {
+			// A credit may now cover debits that wait, oldest first.
+			kept := waiting[:0]
+			for _, w := range waiting {
+				if state.Balance.Sub(w.Amount).LessThan(floor) {
+					kept = append(kept, w)
+				} else {
+					place(w)
+				}
+			}
+			waiting = kept
+		}
+	}
+	// Left only if the lines given are not all there were; never lose one.
+	for _, w := range waiting {
+		place(w)
 	}
 	return out, state
+}
+
+func signedHistory(l HistoryLine) decimal.Decimal {
+	if l.Type == Debit {
+		return l.Amount.Neg()
+	}
+	return l.Amount
 }

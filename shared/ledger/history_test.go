@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestNumberLinesContinuesTheRunningBalance(t *testing.T) {
 		{TransactionID: "txn_b", Type: Credit, Amount: decimal.RequireFromString("0.50"), PostedAt: t0.Add(-time.Second)},
 		{TransactionID: "txn_c", Type: Debit, Amount: decimal.RequireFromString("70.00"), PostedAt: t0.Add(2 * time.Second)},
 	}
-	got, next := NumberLines(state, lines)
+	got, next := NumberLines(state, lines, decimal.RequireFromString("-1000"))
 	want := []struct {
 		seq int64
 		bal string
@@ -63,5 +64,41 @@ func TestHotIsSetOnceAndStays(t *testing.T) {
 	}
 	if _, err := acc.Apply(AccountPatch{Hot: new(false)}, time.Now()); ErrorCode(err) != EConflict || !acc.Hot {
 		t.Errorf("unmark hot: %v, hot=%v; want conflict and still hot", err, acc.Hot)
+	}
+}
+
+func TestNumberLinesShowsADebitAfterTheCreditThatCoveredIt(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	d := decimal.RequireFromString
+	// Stamped before the credit, committed after it: the debit was only
+	// covered because the credit had landed.
+	lines := []HistoryLine{
+		{TransactionID: "txn_debit", Type: Debit, Amount: d("50.00"), PostedAt: t0},
+		{TransactionID: "txn_credit", Type: Credit, Amount: d("100.00"), PostedAt: t0.Add(time.Millisecond)},
+		{TransactionID: "txn_small", Type: Debit, Amount: d("30.00"), PostedAt: t0.Add(2 * time.Millisecond)},
+	}
+	got, next := NumberLines(HistoryState{Seq: 1, Balance: d("10.00")}, lines, d("0"))
+	var order []string
+	for _, l := range got {
+		order = append(order, l.TransactionID+"="+l.BalanceAfter.StringFixed(2))
+		if l.BalanceAfter.IsNegative() {
+			t.Errorf("%s shows balance_after %s", l.TransactionID, l.BalanceAfter)
+		}
+	}
+	if want := "txn_credit=110.00 txn_debit=60.00 txn_small=30.00"; strings.Join(order, " ") != want {
+		t.Errorf("order %v, want %s", order, want)
+	}
+	if got[1].PostedAt.Before(got[0].PostedAt) || got[1].Seq != 3 || next.Seq != 4 || !next.Balance.Equal(d("30")) {
+		t.Errorf("lines %+v, state %+v", got, next)
+	}
+	// With an overdraft the debit may go first, as stamped.
+	got, _ = NumberLines(HistoryState{Balance: d("10.00")}, lines, d("-100"))
+	if got[0].TransactionID != "txn_debit" || got[0].BalanceAfter.StringFixed(2) != "-40.00" {
+		t.Errorf("within the overdraft: first %s at %s", got[0].TransactionID, got[0].BalanceAfter)
+	}
+	// A debit nothing covers is still numbered (last), never dropped.
+	got, _ = NumberLines(HistoryState{}, lines[:1], d("0"))
+	if len(got) != 1 || got[0].Seq != 1 {
+		t.Errorf("uncovered debit: %+v", got)
 	}
 }

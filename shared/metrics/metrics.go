@@ -6,7 +6,8 @@ package metrics
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -27,15 +28,16 @@ const (
 
 // Counters of one request; safe for concurrent use.
 type Counters struct {
-	mu sync.Mutex
-	m  map[string]float64
+	mu      sync.Mutex
+	m       map[string]float64
+	actions map[string]bool
 }
 
 type ctxKey struct{}
 
 // With returns a context carrying fresh counters.
 func With(ctx context.Context) (context.Context, *Counters) {
-	c := &Counters{m: map[string]float64{}}
+	c := &Counters{m: map[string]float64{}, actions: map[string]bool{}}
 	return context.WithValue(ctx, ctxKey{}, c), c
 }
 
@@ -70,10 +72,24 @@ func (c *Counters) Get(name string) float64 {
 func (c *Counters) Names() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	names := make([]string, 0, len(c.m))
-	for n := range c.m {
-		names = append(names, n)
+	return slices.Sorted(maps.Keys(c.m))
+}
+
+// Use records that the request used an action of a service, named as IAM
+// names it ("dynamodb:Query"): the request's log line lists them, so that a
+// test can hold what each function really does to what its policy grants.
+// They are not metrics.
+func Use(ctx context.Context, action string) {
+	if c, ok := ctx.Value(ctxKey{}).(*Counters); ok {
+		c.mu.Lock()
+		c.actions[action] = true
+		c.mu.Unlock()
 	}
-	sort.Strings(names)
-	return names
+}
+
+// Actions lists the actions the request used, sorted.
+func (c *Counters) Actions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.actions))
 }
