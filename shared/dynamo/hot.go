@@ -498,7 +498,11 @@ func (st *Store) numberWaiting(ctx context.Context, tenant, id string) (int, err
 	}
 	r := reader{it: got.Item}
 	state := ledger.HistoryState{Seq: r.int("seq"), Balance: r.num("balance"), LastPostedAt: r.time("last_posted_at")}
-	floor := (&reader{it: acc.Item}).num("overdraft_limit").Neg()
+	ar := reader{it: acc.Item}
+	var floor *decimal.Decimal
+	if ar.bool("funds_checked") {
+		floor = new(ar.num("overdraft_limit").Neg())
+	}
 	if r.err != nil {
 		return 0, r.err
 	}

@@ -26,13 +26,14 @@ type HistoryState struct {
 // committed first. Numbered in stamp order, that debit would show a balance
 // below what the account ever had. So a debit that would take balance_after
 // below floor (minus the overdraft limit) waits until the credits after it
-// cover it. Such an order always exists when every line committed so far is
+// cover it (nil: the account is not funds-checked, and stamp order
+// stands). Such an order always exists when every line committed so far is
 // given: every posting kept the account's available funds at or above
 // zero, so the balance after all of them is at or above floor, and credits
 // first then debits only falls toward that final balance. Once every line
 // is numbered, the last balance_after equals the balance, because the parts
 // of the balance moved by exactly these lines.
-func NumberLines(state HistoryState, lines []HistoryLine, floor decimal.Decimal) ([]HistoryLine, HistoryState) {
+func NumberLines(state HistoryState, lines []HistoryLine, floor *decimal.Decimal) ([]HistoryLine, HistoryState) {
 	out := make([]HistoryLine, 0, len(lines))
 	place := func(l HistoryLine) {
 		state.Seq++
@@ -44,9 +45,10 @@ func NumberLines(state HistoryState, lines []HistoryLine, floor decimal.Decimal)
 		l.Seq, l.BalanceAfter = state.Seq, state.Balance
 		out = append(out, l)
 	}
+	below := func(l HistoryLine) bool { return floor != nil && state.Balance.Sub(l.Amount).LessThan(*floor) }
 	var waiting []HistoryLine
 	for _, l := range lines {
-		if l.Type == Debit && state.Balance.Sub(l.Amount).LessThan(floor) {
+		if l.Type == Debit && below(l) {
 			waiting = append(waiting, l)
 			continue
 		}
@@ -55,7 +57,7 @@ func NumberLines(state HistoryState, lines []HistoryLine, floor decimal.Decimal)
 			// A credit may now cover debits that wait, oldest first.
 			kept := waiting[:0]
 			for _, w := range waiting {
-				if state.Balance.Sub(w.Amount).LessThan(floor) {
+				if below(w) {
 					kept = append(kept, w)
 				} else {
 					place(w)
