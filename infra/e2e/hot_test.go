@@ -43,8 +43,13 @@ func (o *org) waitNumbered(id string) {
 func TestHotAccountEndToEndAndPoliciesCoverWhatFunctionsDo(t *testing.T) {
 	o := newOrg(t)
 	approver := o.token("u_approver", "admin")
-	hot := o.account(map[string]any{"name": "Treasury Pool", "currency": "RON", "kind": "bank", "hot": true,
-		"opening_balance": "1000.00", "overdraft_limit": "100.00", "approval_threshold": "500.00"})
+	hotBody := map[string]any{"name": "Treasury Pool", "currency": "RON", "kind": "bank", "hot": true,
+		"opening_balance": "1000.00", "overdraft_limit": "100.00", "approval_threshold": "500.00"}
+	hot := o.must(201, "POST", "/accounts", o.admin, hotBody, "Idempotency-Key", "hot-pool")
+	if again := o.do("POST", "/accounts", o.admin, hotBody, "Idempotency-Key", "hot-pool"); again.Status != 201 ||
+		again.Header.Get("Idempotent-Replayed") != "true" || again.Map(t)["balance"] != "1000.00" {
+		t.Fatalf("replaying the hot account's creation: %d %s", again.Status, again.Body)
+	}
 	if hot["hot"] != true || hot["balance"] != "1000.00" || hot["available"] != "1100.00" {
 		t.Fatalf("hot account as created: %v", hot)
 	}

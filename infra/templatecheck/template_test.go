@@ -232,7 +232,7 @@ func TestTableEqualsDefinition(t *testing.T) {
 // Every function is here, the routes' and otherFunctions.
 var allowedActions = map[string][]string{
 	"Health":             {"GetItem"},
-	"CreateAccount":      {"GetItem", "PutItem", "UpdateItem"},
+	"CreateAccount":      {"GetItem", "PutItem", "UpdateItem", "Query"},
 	"ListAccounts":       {"Query", "BatchGetItem"},
 	"GetAccount":         {"GetItem", "Query"},
 	"UpdateAccount":      {"GetItem", "PutItem", "DeleteItem", "UpdateItem", "Query"},

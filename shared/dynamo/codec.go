@@ -18,18 +18,19 @@ import (
 // Keys. Every partition key starts with the tenant, which comes from the
 // verified token and never from the request, so no request can name a key
 // of another tenant.
-func accountPK(t, id string) string     { return "T#" + t + "#A#" + id }
-func txnPK(t, id string) string         { return "T#" + t + "#X#" + id }
-func txnIndexPK(t string) string        { return "T#" + t + "#X" }
-func memberPK(t, sub string) string     { return "T#" + t + "#M#" + sub }
-func tenantAccountsPK(t string) string  { return "T#" + t + "#ACCOUNTS" }
-func namePK(t, name string) string      { return "T#" + t + "#NAME#" + ledger.NameKey(name) }
-func codePK(t, code string) string      { return "T#" + t + "#CODE#" + ledger.NameKey(code) }
-func systemPK(t, id string) string      { return "T#" + t + "#S#" + id }
-func periodPK(t string) string          { return "T#" + t + "#P" }
-func auditPK(t string) string           { return "T#" + t + "#AUDIT" }
-func auditActorPK(t, sub string) string { return "T#" + t + "#AUDIT#" + sub }
-func indexSK(accountID string) string   { return "A#" + accountID }
+func accountPK(t, id string) string      { return "T#" + t + "#A#" + id }
+func txnPK(t, id string) string          { return "T#" + t + "#X#" + id }
+func txnIndexPK(t string) string         { return "T#" + t + "#X" }
+func memberPK(t, sub string) string      { return "T#" + t + "#M#" + sub }
+func tenantAccountsPK(t string) string   { return "T#" + t + "#ACCOUNTS" }
+func namePK(t, name string) string       { return "T#" + t + "#NAME#" + ledger.NameKey(name) }
+func codePK(t, code string) string       { return "T#" + t + "#CODE#" + ledger.NameKey(code) }
+func systemPK(t, id string) string       { return "T#" + t + "#S#" + id }
+func periodPK(t string) string           { return "T#" + t + "#P" }
+func postGuardPK(t, token string) string { return "T#" + t + "#G#" + token }
+func auditPK(t string) string            { return "T#" + t + "#AUDIT" }
+func auditActorPK(t, sub string) string  { return "T#" + t + "#AUDIT#" + sub }
+func indexSK(accountID string) string    { return "A#" + accountID }
 func historySK(at time.Time, seq int64) string {
 	return "H#" + stamp(at) + "#" + fmt.Sprintf("%012d", seq)
 }

@@ -44,6 +44,9 @@ import (
 // second on AWS).
 const hotParts = 32
 
+// maxCreditSpread caps how many parts one large credit is spread over.
+const maxCreditSpread = 8
+
 func partSK(i int) string { return fmt.Sprintf("B#%02d", i) }
 
 const (
@@ -251,7 +254,9 @@ func allocate(parts []part, dBal, dPend decimal.Decimal, scale int32) ([]piece, 
 			k = int(give.Mul(decimal.NewFromInt(int64(len(parts)))).Div(total).Ceil().IntPart())
 		}
 		if k > 1 {
-			k = min(k, len(parts))
+			// At most maxCreditSpread parts: enough to keep them level,
+			// few enough to leave room in the transaction for others.
+			k = min(k, len(parts), maxCreditSpread)
 			byAmount := append([]part(nil), parts...)
 			sort.Slice(byAmount, func(i, j int) bool { return byAmount[i].spendable.LessThan(byAmount[j].spendable) })
 			shares := evenly(give, k, scale)
@@ -325,7 +330,10 @@ func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledge
 		dBal, dPend := a.Balance.Sub(before.Balance), a.Pending.Sub(before.Pending)
 		pieces, ok := allocate(parts, dBal, dPend, a.Currency.MinorUnits)
 		if !ok {
-			return fmt.Errorf("hot account %s: its parts do not cover what the ledger found available", a.ID)
+			// The parts were read while a posting that moves several of
+			// them was landing (a Query reads each item as committed, not
+			// all at one instant): read again.
+			return errRetry
 		}
 		// Lifting a hold alone (a rejection) is allowed on a frozen
 		// account, as for any account; everything else needs it active.
@@ -404,7 +412,7 @@ func (w *writes) hotSettings(tenant string, before, a *ledger.Account, parts []p
 	if d := a.OverdraftLimit.Sub(before.OverdraftLimit); !d.IsZero() {
 		pieces, ok := allocate(parts, d, decimal.Zero, a.Currency.MinorUnits)
 		if !ok {
-			return fmt.Errorf("hot account %s: its parts do not cover the lower overdraft limit", a.ID)
+			return errRetry // as in hotUpdate: a read across a landing posting
 		}
 		for _, p := range pieces {
 			c := at(p.sk)
@@ -503,6 +511,9 @@ func (st *Store) numberWaiting(ctx context.Context, tenant, id string) (int, err
 	if ar.bool("funds_checked") {
 		floor = new(ar.num("overdraft_limit").Neg())
 	}
+	if ar.err != nil {
+		return 0, ar.err
+	}
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -514,23 +525,41 @@ func (st *Store) numberWaiting(ctx context.Context, tenant, id string) (int, err
 		}
 		waitingSK[lines[i].TransactionID] = str(it[attrSK])
 	}
-	numbered, _ := ledger.NumberLines(state, lines, floor)
+	numbered, next, uncovered := ledger.NumberLines(state, lines, floor)
+	// A debit that no credit in sight covers: the credit that did
+	// committed first but was not read (this run read just before it
+	// landed, or a page before it). Every posting commits within its
+	// deadline of its stamp, so after that the credit would be seen:
+	// number such a debit as it stands then, and read again before.
+	readAgain := false
+	var overdue []ledger.HistoryLine
+	for _, l := range uncovered {
+		if time.Since(l.PostedAt) > ledger.PostingDeadline {
+			overdue = append(overdue, l)
+		} else {
+			readAgain = true
+		}
+	}
+	if len(overdue) > 0 {
+		forced, _, _ := ledger.NumberLines(next, overdue, nil)
+		numbered = append(numbered, forced...)
+	}
 	done := 0
 	exists := got.Item != nil
 	for len(numbered) > 0 {
 		chunk := numbered[:min(numberBatch, len(numbered))]
 		numbered = numbered[len(chunk):]
 		last := chunk[len(chunk)-1]
-		next := ledger.HistoryState{Seq: last.Seq, Balance: last.BalanceAfter, LastPostedAt: last.PostedAt}
+		after := ledger.HistoryState{Seq: last.Seq, Balance: last.BalanceAfter, LastPostedAt: last.PostedAt}
 		w := &writes{table: st.table}
 		for i := range chunk {
 			w.put(historyItem(tenant, &chunk[i]), notExists, nil)
 			w.delete(key(pk, waitingSK[chunk[i].TransactionID]), "attribute_exists(pk)", nil)
 		}
 		if exists {
-			w.put(historyStateItem(tenant, id, next), "seq = :seq", item{":seq": ni(state.Seq)})
+			w.put(historyStateItem(tenant, id, after), "seq = :seq", item{":seq": ni(state.Seq)})
 		} else {
-			w.put(historyStateItem(tenant, id, next), notExists, nil)
+			w.put(historyStateItem(tenant, id, after), notExists, nil)
 		}
 		if err := st.commit(ctx, w, time.Now()); err != nil {
 			// A lost race with another run of the sequencer, or an answer
@@ -539,22 +568,33 @@ func (st *Store) numberWaiting(ctx context.Context, tenant, id string) (int, err
 			return done, st.wrap(err)
 		}
 		done += len(chunk)
-		state, exists = next, true
+		state, exists = after, true
+	}
+	if readAgain {
+		return done, errRetry
 	}
 	return done, nil
 }
 
 // UnnumberedLines counts a hot account's lines still waiting for a number.
 func (st *Store) UnnumberedLines(ctx context.Context, tenant, accountID string) (int, error) {
-	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 st.table,
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: item{":pk": s(accountPK(tenant, accountID)), ":p": s(skUnnumbered)},
-		ConsistentRead:            aws.Bool(true),
-		Select:                    "COUNT",
-	})
-	if err != nil {
-		return 0, err
+	total := 0
+	var start item
+	for {
+		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 st.table,
+			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
+			ExpressionAttributeValues: item{":pk": s(accountPK(tenant, accountID)), ":p": s(skUnnumbered)},
+			ConsistentRead:            aws.Bool(true),
+			Select:                    "COUNT",
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return 0, err
+		}
+		total += int(out.Count)
+		if start = out.LastEvaluatedKey; start == nil {
+			return total, nil
+		}
 	}
-	return int(out.Count), nil
 }

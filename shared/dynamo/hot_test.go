@@ -1,12 +1,15 @@
 package dynamo
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/shopspring/decimal"
 
 	"github.com/treasuryledger/treasury/shared/app"
@@ -430,5 +433,101 @@ func TestHotPostingsWithinTheTransactionLimit(t *testing.T) {
 		if lines := checkHotBooks(t, st, tenant, id); len(lines) != 2 {
 			t.Errorf("%s: %d lines, want the opening and the journal", id, len(lines))
 		}
+	}
+}
+
+// lateLander loses the answer of the first TransactWriteItems without
+// sending it, and sends it only after the next one has committed: the
+// ambiguous attempt lands late, as a delayed request can on AWS.
+type lateLander struct {
+	API
+	mu     sync.Mutex
+	n      int
+	held   *dynamodb.TransactWriteItemsInput
+	landed error
+}
+
+func (l *lateLander) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	l.mu.Lock()
+	l.n++
+	n := l.n
+	if n == 1 {
+		l.held = in
+	}
+	l.mu.Unlock()
+	if n == 1 {
+		return nil, fmt.Errorf("operation error DynamoDB: TransactWriteItems, response lost: %w", context.DeadlineExceeded)
+	}
+	out, err := l.API.TransactWriteItems(ctx, in, o...)
+	if n == 2 && err == nil {
+		_, l.landed = l.API.TransactWriteItems(ctx, l.held, o...)
+	}
+	return out, err
+}
+
+// TestLateLandingAttemptOnHotAccountsBooksOnce: a posting without a key that
+// touches only a hot account (and the system accounts) has no revision and
+// no idempotency record to stop an attempt that lands after its retry
+// committed; the request's guard item does.
+func TestLateLandingAttemptOnHotAccountsBooksOnce(t *testing.T) {
+	tenant := newTenant(t)
+	hot := hotAccount(t, rawStore(), tenant, "Pool", "100.00", "")
+	ll := &lateLander{API: TestDB}
+	st := New(ll, TestTable)
+	// A credit: no funds condition either, and one part of 32 at random.
+	txn, _, err := st.Post(testCtx(t), entryReq(tenant, creator, hot.ID, ledger.Credit, "1.00", nil, nil))
+	if err != nil {
+		t.Fatalf("Post after a lost answer: %v", err)
+	}
+	if ll.landed == nil {
+		t.Errorf("the first attempt landed late as well (answered %s): booked twice", txnID(txn))
+	}
+	acc, _ := rawStore().GetAccount(testCtx(t), tenant, hot.ID)
+	if acc.Balance.StringFixed(2) != "101.00" {
+		t.Errorf("balance %s, want 101.00: one credit of 1", acc.Balance)
+	}
+	if lines := checkHotBooks(t, rawStore(), tenant, hot.ID); len(lines) != 2 {
+		t.Errorf("%d lines, want the opening and one credit", len(lines))
+	}
+}
+
+// TestSequencerWaitsForTheCreditThatCoveredADebit: a waiting debit that no
+// visible credit covers is left for a later read while a credit could still
+// be landing, and numbered as it stands once none can.
+func TestSequencerWaitsForTheCreditThatCoveredADebit(t *testing.T) {
+	tenant := newTenant(t)
+	hot := hotAccount(t, rawStore(), tenant, "Pool", "100.00", "")
+	if _, err := rawStore().NumberHistory(testCtx(t), tenant, hot.ID); err != nil {
+		t.Fatal(err)
+	}
+	put := func(txn string, at time.Time) {
+		l := &ledger.HistoryLine{AccountID: hot.ID, TransactionID: txn, Kind: ledger.TxnEntry, Type: ledger.Debit,
+			Amount: decimal.RequireFromString("150.00"), Currency: hot.Currency, PostedAt: at.UTC().Truncate(time.Millisecond), PostedBy: creator}
+		it := historyItem(tenant, l)
+		it[attrSK] = s(unnumberedSK(l))
+		delete(it, "seq")
+		delete(it, "balance_after")
+		if _, err := TestDB.PutItem(testCtx(t), &dynamodb.PutItemInput{TableName: &TestTable, Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Stamped just now: its credit may still land.
+	put("txn_fresh", time.Now())
+	st := rawStore()
+	st.Retry = RetryPolicy{Attempts: 3, Budget: 200 * time.Millisecond, Base: 10 * time.Millisecond, Cap: 50 * time.Millisecond}
+	if _, err := st.NumberHistory(testCtx(t), tenant, hot.ID); ledger.ErrorCode(err) != ledger.EUnavailable {
+		t.Errorf("numbering an uncovered fresh debit: %v, want it left for later (busy)", err)
+	}
+	if n, _ := st.UnnumberedLines(testCtx(t), tenant, hot.ID); n != 1 {
+		t.Errorf("%d lines wait, want the fresh debit", n)
+	}
+	// Stamped past any posting's deadline: no credit can still land.
+	put("txn_old", time.Now().Add(-time.Minute))
+	if _, err := st.NumberHistory(testCtx(t), tenant, hot.ID); ledger.ErrorCode(err) != ledger.EUnavailable {
+		t.Errorf("with the fresh one still uncovered: %v, want busy", err)
+	}
+	lines := allHistory(t, rawStore(), tenant, hot.ID)
+	if len(lines) != 2 || lines[1].TransactionID != "txn_old" {
+		t.Fatalf("history %+v; want the opening, then the old debit numbered as it stands", lines)
 	}
 }

@@ -259,6 +259,7 @@ func (st *Store) Post(ctx context.Context, req app.PostRequest) (*ledger.Transac
 	var txn *ledger.Transaction
 	var replay *app.Replay
 	var unknown []attemptRef
+	postToken := newToken()
 	err := st.retry(ctx, func() error {
 		for _, a := range unknown {
 			t, err := st.committed(ctx, req.Tenant, a)
@@ -272,7 +273,7 @@ func (st *Store) Post(ctx context.Context, req app.PostRequest) (*ledger.Transac
 		}
 		var ref *attemptRef
 		var err error
-		txn, replay, ref, err = st.tryPost(ctx, req)
+		txn, replay, ref, err = st.tryPost(ctx, req, postToken)
 		if ref != nil {
 			unknown = append(unknown, *ref)
 		}
@@ -314,7 +315,7 @@ func newToken() string {
 	return strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)
 }
 
-func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Transaction, *app.Replay, *attemptRef, error) {
+func (st *Store) tryPost(ctx context.Context, req app.PostRequest, postToken string) (*ledger.Transaction, *app.Replay, *attemptRef, error) {
 	state := &app.State{}
 	ids := append([]string(nil), req.AccountIDs...)
 	month := req.Month
@@ -411,6 +412,17 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 		w.put(auditItem(req.Tenant, c.Audit), "", nil)
 	}
 	idemAt := w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, nil, readAt)
+	guardAt := -1
+	if req.Idem == nil && len(parts) > 0 {
+		// An attempt whose answer was lost may still land after a later
+		// attempt committed. An ordinary account's revision stops it; a hot
+		// account's parts carry none, and without a key there is no
+		// idempotency record: this item, the same for every attempt of
+		// this request, lets only one of them land.
+		it := key(postGuardPK(req.Tenant, postToken), skGuard)
+		it[attrTTL] = ni(readAt.Add(idempotencyTTL).Unix())
+		guardAt = w.put(it, notExists, nil)
+	}
 	if len(w.items) > maxTransactItems {
 		// Only debits that must take from many parts of several hot
 		// accounts at once get here; a smaller posting goes through.
@@ -420,6 +432,11 @@ func (st *Store) tryPost(ctx context.Context, req app.PostRequest) (*ledger.Tran
 	if err := st.commit(ctx, w, readAt); err != nil {
 		if cancelReason(err, idemAt) == "ConditionalCheckFailed" {
 			// The same key won a race with us: the next attempt replays it.
+			return nil, nil, nil, errRetry
+		}
+		if cancelReason(err, guardAt) == "ConditionalCheckFailed" {
+			// An earlier attempt of this request landed after all: the
+			// next round finds it by its token and answers it.
 			return nil, nil, nil, errRetry
 		}
 		if ambiguous(err) {

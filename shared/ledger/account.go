@@ -313,13 +313,17 @@ func (a *Account) Settings() []Change {
 	if a.IBAN != "" {
 		iban = a.IBAN
 	}
-	return []Change{
+	out := []Change{
 		{"name", nil, a.Name}, {"code", nil, code}, {"kind", nil, a.Kind}, {"currency", nil, a.Currency.Code},
 		{"balance", nil, money.Format(a.Balance, a.Currency)},
 		{"overdraft_limit", nil, money.Format(a.OverdraftLimit, a.Currency)},
 		{"approval_threshold", nil, threshold}, {"iban", nil, iban}, {"members", nil, a.Members},
-		{"metadata", nil, a.Metadata}, {"status", nil, a.Status}, {"hot", nil, a.Hot},
+		{"metadata", nil, a.Metadata}, {"status", nil, a.Status},
 	}
+	if a.Hot {
+		out = append(out, Change{"hot", nil, true})
+	}
+	return out
 }
 
 func equalStrings(a, b []string) bool {

@@ -25,15 +25,17 @@ type HistoryState struct {
 // a debit may have been covered by a credit stamped a moment later that
 // committed first. Numbered in stamp order, that debit would show a balance
 // below what the account ever had. So a debit that would take balance_after
-// below floor (minus the overdraft limit) waits until the credits after it
-// cover it (nil: the account is not funds-checked, and stamp order
-// stands). Such an order always exists when every line committed so far is
-// given: every posting kept the account's available funds at or above
-// zero, so the balance after all of them is at or above floor, and credits
-// first then debits only falls toward that final balance. Once every line
-// is numbered, the last balance_after equals the balance, because the parts
-// of the balance moved by exactly these lines.
-func NumberLines(state HistoryState, lines []HistoryLine, floor *decimal.Decimal) ([]HistoryLine, HistoryState) {
+// below floor (minus the overdraft limit; nil when the account is not
+// funds-checked, and stamp order stands) waits until the credits after it
+// cover it. Such an order always exists when every line committed so far is
+// given: every posting kept the account's available funds at or above zero,
+// so the balance after all of them is at or above floor, and credits first,
+// then debits, only falls toward that final balance. A debit still
+// uncovered is returned unnumbered, in stamp order: the caller has not seen
+// every line yet. Once every line is numbered, the last balance_after equals
+// the balance, because the parts of the balance moved by exactly these
+// lines.
+func NumberLines(state HistoryState, lines []HistoryLine, floor *decimal.Decimal) (numbered []HistoryLine, next HistoryState, uncovered []HistoryLine) {
 	out := make([]HistoryLine, 0, len(lines))
 	place := func(l HistoryLine) {
 		state.Seq++
@@ -66,11 +68,7 @@ func NumberLines(state HistoryState, lines []HistoryLine, floor *decimal.Decimal
 			waiting = kept
 		}
 	}
-	// Left only if the lines given are not all there were; never lose one.
-	for _, w := range waiting {
-		place(w)
-	}
-	return out, state
+	return out, state, waiting
 }
 
 func signedHistory(l HistoryLine) decimal.Decimal {

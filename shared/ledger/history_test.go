@@ -18,7 +18,7 @@ func TestNumberLinesContinuesTheRunningBalance(t *testing.T) {
 		{TransactionID: "txn_b", Type: Credit, Amount: decimal.RequireFromString("0.50"), PostedAt: t0.Add(-time.Second)},
 		{TransactionID: "txn_c", Type: Debit, Amount: decimal.RequireFromString("70.00"), PostedAt: t0.Add(2 * time.Second)},
 	}
-	got, next := NumberLines(state, lines, nil)
+	got, next, _ := NumberLines(state, lines, nil)
 	want := []struct {
 		seq int64
 		bal string
@@ -77,7 +77,7 @@ func TestNumberLinesShowsADebitAfterTheCreditThatCoveredIt(t *testing.T) {
 		{TransactionID: "txn_credit", Type: Credit, Amount: d("100.00"), PostedAt: t0.Add(time.Millisecond)},
 		{TransactionID: "txn_small", Type: Debit, Amount: d("30.00"), PostedAt: t0.Add(2 * time.Millisecond)},
 	}
-	got, next := NumberLines(HistoryState{Seq: 1, Balance: d("10.00")}, lines, new(d("0")))
+	got, next, uncovered := NumberLines(HistoryState{Seq: 1, Balance: d("10.00")}, lines, new(d("0")))
 	var order []string
 	for _, l := range got {
 		order = append(order, l.TransactionID+"="+l.BalanceAfter.StringFixed(2))
@@ -88,17 +88,18 @@ func TestNumberLinesShowsADebitAfterTheCreditThatCoveredIt(t *testing.T) {
 	if want := "txn_credit=110.00 txn_debit=60.00 txn_small=30.00"; strings.Join(order, " ") != want {
 		t.Errorf("order %v, want %s", order, want)
 	}
-	if got[1].PostedAt.Before(got[0].PostedAt) || got[1].Seq != 3 || next.Seq != 4 || !next.Balance.Equal(d("30")) {
+	if got[1].PostedAt.Before(got[0].PostedAt) || got[1].Seq != 3 || next.Seq != 4 || !next.Balance.Equal(d("30")) || len(uncovered) != 0 {
 		t.Errorf("lines %+v, state %+v", got, next)
 	}
 	// With an overdraft the debit may go first, as stamped.
-	got, _ = NumberLines(HistoryState{Balance: d("10.00")}, lines, new(d("-100")))
+	got, _, _ = NumberLines(HistoryState{Balance: d("10.00")}, lines, new(d("-100")))
 	if got[0].TransactionID != "txn_debit" || got[0].BalanceAfter.StringFixed(2) != "-40.00" {
 		t.Errorf("within the overdraft: first %s at %s", got[0].TransactionID, got[0].BalanceAfter)
 	}
-	// A debit nothing covers is still numbered (last), never dropped.
-	got, _ = NumberLines(HistoryState{}, lines[:1], new(d("0")))
-	if len(got) != 1 || got[0].Seq != 1 {
-		t.Errorf("uncovered debit: %+v", got)
+	// A debit nothing in sight covers is handed back unnumbered: the
+	// credit that covered it was not read yet.
+	got, next, uncovered = NumberLines(HistoryState{Seq: 1, Balance: d("10.00")}, lines[:1], new(d("0")))
+	if len(got) != 0 || len(uncovered) != 1 || next.Seq != 1 {
+		t.Errorf("uncovered debit: numbered %+v, handed back %+v", got, uncovered)
 	}
 }
