@@ -25,8 +25,8 @@ token:
 
 ## invoke: run one function's Lambda handler on an event against the running
 ## local stack (make run), e.g. make invoke FN=CreateAccount EVENT=events/create-account.json
-## HTTP routes only: it cannot invoke NumberHistory, which a stream feeds
-## (events/number-history.json is its sample for sam local invoke).
+## FN=NumberHistory runs the history sequencer on a stream event
+## (events/number-history.json by default).
 invoke:
 	@$(GO) run ./infra/cmd/invoke -fn '$(FN)' -event '$(EVENT)' -data $(DATA)
 

@@ -73,18 +73,27 @@ func (h Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
 	return errors.Join(errs...)
 }
 
+// NewHandler builds the handler from the environment: TABLE_NAME, and
+// DYNAMODB_ENDPOINT when running against DynamoDB Local.
+func NewHandler(ctx context.Context, log *slog.Logger) (Handler, error) {
+	table := os.Getenv("TABLE_NAME")
+	if table == "" {
+		return Handler{}, errors.New("TABLE_NAME is not set")
+	}
+	db, err := dynamo.NewClient(ctx, dynamo.ConfigFromEnv())
+	if err != nil {
+		return Handler{}, err
+	}
+	return Handler{Store: dynamo.New(db, table), Log: log}, nil
+}
+
 // Start runs the function: config and client once, then every batch.
 func Start() {
 	log := lambdalog.New()
-	table := os.Getenv("TABLE_NAME")
-	if table == "" {
-		log.Error("cannot start", slog.String("error", "TABLE_NAME is not set"))
-		os.Exit(1)
-	}
-	db, err := dynamo.NewClient(context.Background(), dynamo.ConfigFromEnv())
+	h, err := NewHandler(context.Background(), log)
 	if err != nil {
 		log.Error("cannot start", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	lambda.Start(Handler{Store: dynamo.New(db, table), Log: log}.Handle)
+	lambda.Start(h.Handle)
 }

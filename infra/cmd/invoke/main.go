@@ -20,6 +20,7 @@ import (
 
 	"github.com/treasuryledger/treasury/shared/api"
 	"github.com/treasuryledger/treasury/shared/lambdaapi"
+	"github.com/treasuryledger/treasury/shared/sequencer"
 )
 
 func main() {
@@ -35,12 +36,15 @@ func run() error {
 	data := flag.String("data", ".local", "local data folder of the running stack")
 	flag.Parse()
 	name := strings.TrimSuffix(*fn, "Function")
+	if name == "NumberHistory" {
+		return invokeSequencer(*eventFile, *data)
+	}
 	if _, ok := api.RouteNamed(name); !ok {
 		var names []string
 		for _, r := range api.Routes {
 			names = append(names, r.Name)
 		}
-		return fmt.Errorf("unknown function %q; one of: %s", *fn, strings.Join(names, ", "))
+		return fmt.Errorf("unknown function %q; one of: %s, NumberHistory", *fn, strings.Join(names, ", "))
 	}
 	if *eventFile == "" {
 		rt, _ := api.RouteNamed(name)
@@ -71,6 +75,35 @@ func run() error {
 		return err
 	}
 	fmt.Println(string(out))
+	return nil
+}
+
+// invokeSequencer runs the history sequencer's handler on a stream event
+// (by default its sample, events/number-history.json).
+func invokeSequencer(eventFile, data string) error {
+	if eventFile == "" {
+		eventFile = filepath.Join("events", "number-history.json")
+	}
+	if err := loadStackEnv(filepath.Join(data, "stack.env")); err != nil {
+		return fmt.Errorf("%w (is `make run` running?)", err)
+	}
+	raw, err := os.ReadFile(eventFile)
+	if err != nil {
+		return err
+	}
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("%s: %w", eventFile, err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := sequencer.NewHandler(context.Background(), log)
+	if err != nil {
+		return err
+	}
+	if err := h.Handle(context.Background(), ev); err != nil {
+		return err
+	}
+	fmt.Printf("NumberHistory: %d records handled\n", len(ev.Records))
 	return nil
 }
 
