@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/treasuryledger/treasury/infra/teststack"
 	"github.com/treasuryledger/treasury/shared/api"
 )
 
@@ -185,4 +189,84 @@ func grantedActions(t *testing.T) map[string]map[string]bool {
 		}
 	}
 	return out
+}
+
+// Freezing is what a finance team does when something is wrong, so it must
+// work while the account is busiest. Under the DynamoDB model (conflicts as
+// on AWS), with 16 clients posting out of a hot account, freezing and
+// unfreezing answer 200, and once the freeze has answered no posting is
+// booked until the account is active again.
+func TestFreezingABusyHotAccount(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := teststack.StartWith(ctx, teststack.Options{Model: "aws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tok := st.Token("u_admin", "t_"+teststack.RandomID(), "admin")
+	mk := func(body map[string]any) string {
+		r := st.Do(t, "POST", "/accounts", tok, body)
+		if r.Status != 201 {
+			t.Fatalf("create account: %d %s", r.Status, r.Body)
+		}
+		return r.Map(t)["id"].(string)
+	}
+	h := mk(map[string]any{"name": "Pool", "currency": "RON", "kind": "bank", "opening_balance": "100000.00", "hot": true})
+	var others []string
+	for i := 0; i < 16; i++ {
+		others = append(others, mk(map[string]any{"name": fmt.Sprint("Dept ", i), "currency": "RON", "kind": "budget"}))
+	}
+	var frozenAt atomic.Int64 // unix nanos when the freeze answered; 0 before
+	var stop atomic.Bool
+	var lateBooked atomic.Int64
+	var wg sync.WaitGroup
+	for c := 0; c < 16; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				sent := time.Now().UnixNano()
+				r := st.Do(t, "POST", "/transfers", tok, map[string]any{"from_account_id": h, "to_account_id": others[c], "amount": "1.00"})
+				if f := frozenAt.Load(); r.Status == 201 && f != 0 && sent > f {
+					lateBooked.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	r := st.Do(t, "PATCH", "/accounts/"+h, tok, map[string]any{"status": "frozen"})
+	frozenAt.Store(time.Now().UnixNano())
+	if r.Status != 200 {
+		stop.Store(true)
+		wg.Wait()
+		t.Fatalf("freezing the busy hot account: %d %s", r.Status, r.Body)
+	}
+	time.Sleep(500 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if n := lateBooked.Load(); n > 0 {
+		t.Errorf("%d transfers sent after the freeze answered were booked", n)
+	}
+	stop.Store(false)
+	frozenAt.Store(0)
+	for c := 0; c < 16; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				st.Do(t, "POST", "/transfers", tok, map[string]any{"from_account_id": others[c], "to_account_id": h, "amount": "0.50"})
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	r = st.Do(t, "PATCH", "/accounts/"+h, tok, map[string]any{"status": "active"})
+	stop.Store(true)
+	wg.Wait()
+	if r.Status != 200 {
+		t.Fatalf("unfreezing: %d %s", r.Status, r.Body)
+	}
+	if r := st.Do(t, "POST", "/transfers", tok, map[string]any{"from_account_id": h, "to_account_id": others[0], "amount": "1.00"}); r.Status != 201 {
+		t.Errorf("a transfer after unfreezing: %d %s", r.Status, r.Body)
+	}
 }

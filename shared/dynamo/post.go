@@ -576,6 +576,11 @@ func (st *Store) UpdateAccount(ctx context.Context, tenant, id string, fn func(*
 		if audit == nil {
 			return nil
 		}
+		if a.Hot && before.Hot && a.Status != before.Status && a.Status != ledger.StatusClosed {
+			if err := st.setPartsStatus(ctx, tenant, id, parts[id], a.Status); err != nil {
+				return err
+			}
+		}
 		w := &writes{table: st.table}
 		w.put(accountItem(tenant, a, rev+1), "rev = :rev", item{":rev": ni(rev)})
 		if a.Hot {
