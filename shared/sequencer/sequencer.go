@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -35,8 +36,17 @@ func Wants(r events.DynamoDBEventRecord) bool {
 	if r.EventName != "INSERT" {
 		return false
 	}
-	_, _, ok := dynamo.UnnumberedLineAccount(r.Change.Keys["pk"].String(), r.Change.Keys["sk"].String())
+	_, _, ok := dynamo.UnnumberedLineAccount(keyOf(r, "pk"), keyOf(r, "sk"))
 	return ok
+}
+
+// keyOf is a string key attribute of the record, "" if it is not one.
+func keyOf(r events.DynamoDBEventRecord, name string) string {
+	v, ok := r.Change.Keys[name]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
 }
 
 // Handler is the function's handler.
@@ -45,31 +55,49 @@ type Handler struct {
 	Log   *slog.Logger
 }
 
-// Handle numbers the lines of every account the batch names, once each. An
-// error fails the batch, which the event source mapping delivers again
-// (and, after its retries, to the dead-letter queue); numbering again is
-// harmless.
+// concurrency is how many accounts of one batch are numbered at once: a
+// batch may name many busy accounts, and one after another they could
+// outlast the function's timeout.
+const concurrency = 8
+
+// Handle numbers the lines of every account the batch names, once each,
+// several at a time. An error fails the batch, which the event source
+// mapping delivers again (and, after its retries, to the dead-letter
+// queue); numbering again is harmless.
 func (h Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
 	type account struct{ tenant, id string }
 	seen := map[account]bool{}
-	var errs []error
+	var accounts []account
 	for _, r := range ev.Records {
-		if r.Change.Keys["pk"].DataType() != events.DataTypeString || r.Change.Keys["sk"].DataType() != events.DataTypeString {
+		if !Wants(r) {
 			continue
 		}
-		tenant, id, ok := dynamo.UnnumberedLineAccount(r.Change.Keys["pk"].String(), r.Change.Keys["sk"].String())
-		if !ok || seen[account{tenant, id}] {
+		tenant, id, _ := dynamo.UnnumberedLineAccount(keyOf(r, "pk"), keyOf(r, "sk"))
+		if seen[account{tenant, id}] {
 			continue
 		}
 		seen[account{tenant, id}] = true
-		n, err := h.Store.NumberHistory(ctx, tenant, id)
-		if err != nil {
-			h.Log.ErrorContext(ctx, "numbering history", slog.String("tenant", tenant), slog.String("account_id", id), slog.String("error", err.Error()))
-			errs = append(errs, fmt.Errorf("account %s: %w", id, err))
-			continue
-		}
-		h.Log.DebugContext(ctx, "numbered history", slog.String("tenant", tenant), slog.String("account_id", id), slog.Int("lines", n))
+		accounts = append(accounts, account{tenant, id})
 	}
+	errs := make([]error, len(accounts))
+	slots := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, a := range accounts {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			n, err := h.Store.NumberHistory(ctx, a.tenant, a.id)
+			if err != nil {
+				h.Log.ErrorContext(ctx, "numbering history", slog.String("tenant", a.tenant), slog.String("account_id", a.id), slog.String("error", err.Error()))
+				errs[i] = fmt.Errorf("account %s: %w", a.id, err)
+				return
+			}
+			h.Log.DebugContext(ctx, "numbered history", slog.String("tenant", a.tenant), slog.String("account_id", a.id), slog.Int("lines", n))
+		}()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
