@@ -116,8 +116,8 @@ func evenly(amount decimal.Decimal, n int, scale int32) []decimal.Decimal {
 	return shares
 }
 
-// readParts reads a hot account's parts in one consistent Query (16 small
-// items: one read unit).
+// readParts reads a hot account's parts in one consistent Query (32 small
+// items, about 3 KB: one read unit).
 func (st *Store) readParts(ctx context.Context, tenant, id string) ([]part, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              st.table,
