@@ -71,12 +71,15 @@ func checkAccountID(field, id string) error {
 	return nil
 }
 
-// monthOf is the period a value date falls in; no value date means today.
-func (s *Service) monthOf(vd string) string {
+// valueDate fixes a posting's value date once per request: no value date
+// means today, taken once, so that the period the posting checks (its
+// month) and the date it books are the same however long its retries take,
+// across midnight too.
+func (s *Service) valueDate(vd string) string {
 	if vd == "" {
-		vd = s.Now().UTC().Format(time.DateOnly)
+		return s.Now().UTC().Format(time.DateOnly)
 	}
-	return ledger.PeriodOf(vd)
+	return vd
 }
 
 // PostEntry books money in from, or out to, the outside world.
@@ -84,6 +87,7 @@ func (s *Service) PostEntry(ctx context.Context, c ledger.Caller, accountID stri
 	if err := checkAccountID("account_id", accountID); err != nil {
 		return nil, err
 	}
+	in.ValueDate = s.valueDate(in.ValueDate)
 	return s.create(ctx, c, idem, []string{accountID}, in.ValueDate, func(st *State) (*ledger.Booking, error) {
 		return ledger.Entry(st.Accounts[accountID], in, actor(c, st))
 	})
@@ -93,7 +97,7 @@ func (s *Service) PostEntry(ctx context.Context, c ledger.Caller, accountID stri
 // open period, audited as posted or pending.
 func (s *Service) create(ctx context.Context, c ledger.Caller, idem *Idempotency, accountIDs []string, valueDate string, book func(*State) (*ledger.Booking, error)) (*Posted, error) {
 	return s.post(ctx, c, PostRequest{
-		Idem: idem, AccountIDs: accountIDs, Month: s.monthOf(valueDate),
+		Idem: idem, AccountIDs: accountIDs, Month: ledger.PeriodOf(valueDate),
 		Build: func(st *State) (*Commit, error) {
 			if err := accountsFor(st, c, accountIDs...); err != nil {
 				return nil, err
@@ -120,6 +124,7 @@ func (s *Service) PostTransfer(ctx context.Context, c ledger.Caller, in ledger.T
 		v.Add("to_account_id", "must differ from from_account_id")
 		return nil, v.Err()
 	}
+	in.ValueDate = s.valueDate(in.ValueDate)
 	return s.create(ctx, c, idem, []string{in.FromAccountID, in.ToAccountID}, in.ValueDate, func(st *State) (*ledger.Booking, error) {
 		return ledger.Transfer(st.Accounts[in.FromAccountID], st.Accounts[in.ToAccountID], in, actor(c, st))
 	})
@@ -130,6 +135,7 @@ func (s *Service) PostWithdrawal(ctx context.Context, c ledger.Caller, accountID
 	if err := checkAccountID("account_id", accountID); err != nil {
 		return nil, err
 	}
+	in.ValueDate = s.valueDate(in.ValueDate)
 	return s.create(ctx, c, idem, []string{accountID}, in.ValueDate, func(st *State) (*ledger.Booking, error) {
 		return ledger.Withdrawal(st.Accounts[accountID], in, actor(c, st))
 	})
@@ -153,6 +159,7 @@ func (s *Service) PostJournal(ctx context.Context, c ledger.Caller, in ledger.Jo
 		v.Add("lines", "must hold %d to %d lines", ledger.MinJournalLines, ledger.MaxJournalLines)
 		return nil, v.Err()
 	}
+	in.ValueDate = s.valueDate(in.ValueDate)
 	return s.create(ctx, c, idem, ids, in.ValueDate, func(st *State) (*ledger.Booking, error) {
 		return ledger.Journal(st.Accounts, in, actor(c, st))
 	})
@@ -236,8 +243,9 @@ func (s *Service) Reverse(ctx context.Context, c ledger.Caller, id string, in le
 	if !ledger.ValidID(id, ledger.TransactionPrefix) {
 		return nil, ledger.NotFound("Transaction")
 	}
+	in.ValueDate = s.valueDate(in.ValueDate)
 	return s.post(ctx, c, PostRequest{
-		Idem: idem, TransactionID: id, Month: s.monthOf(in.ValueDate),
+		Idem: idem, TransactionID: id, Month: ledger.PeriodOf(in.ValueDate),
 		Build: func(st *State) (*Commit, error) {
 			t, err := visibleTransaction(st, c, func(t *ledger.Transaction) string { return ledger.RemoveScope(t.Kind) })
 			if err != nil {

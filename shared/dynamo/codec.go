@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -110,9 +112,12 @@ func (r *reader) str(name string) string {
 	return ""
 }
 
+// num reads a number that the item must have: a missing one is an error,
+// never a silent zero.
 func (r *reader) num(name string) decimal.Decimal {
 	v, ok := r.it[name].(*types.AttributeValueMemberN)
 	if !ok {
+		r.fail(name, errMissing)
 		return decimal.Zero
 	}
 	d, err := decimal.NewFromString(v.Value)
@@ -130,7 +135,20 @@ func (r *reader) optNum(name string) *decimal.Decimal {
 	return &d
 }
 
+// errMissing is a required attribute the item lacks.
+var errMissing = errors.New("missing")
+
+// int reads an integer that the item must have.
 func (r *reader) int(name string) int64 {
+	if _, ok := r.it[name].(*types.AttributeValueMemberN); !ok {
+		r.fail(name, errMissing)
+		return 0
+	}
+	return r.optInt(name)
+}
+
+// optInt reads an integer that items written before it existed lack (0).
+func (r *reader) optInt(name string) int64 {
 	v, ok := r.it[name].(*types.AttributeValueMemberN)
 	if !ok {
 		return 0
@@ -191,7 +209,7 @@ func list(vs []string) types.AttributeValue {
 
 // accountItem is the account with its revision: every write to an account
 // is conditional on the revision it read, so no update is ever lost.
-func accountItem(tenant string, a *ledger.Account, rev int64) item {
+func accountItem(tenant string, a *ledger.Account, rev, epoch int64) item {
 	it := key(accountPK(tenant, a.ID), skAccount)
 	it["id"] = s(a.ID)
 	it["name"] = s(a.Name)
@@ -219,8 +237,15 @@ func accountItem(tenant string, a *ledger.Account, rev int64) item {
 	it["seq"] = ni(a.Seq)
 	setTime(it, "last_posted_at", a.LastPostedAt)
 	it["rev"] = ni(rev)
+	if epoch > 0 {
+		it[attrStatusEpoch] = ni(epoch)
+	}
 	return it
 }
+
+// attrStatusEpoch counts a hot account's changes of status; its parts carry
+// the epoch of the status they were last set to (see setPartsStatus).
+const attrStatusEpoch = "status_epoch"
 
 func decodeAccount(it item) (*ledger.Account, int64, error) {
 	r := reader{it: it}
@@ -331,14 +356,19 @@ func historyItem(tenant string, h *ledger.HistoryLine) item {
 	return it
 }
 
+// decodeHistory reads a history line; a hot account's line still waiting
+// for its number (sk P#…) has neither seq nor balance_after yet.
 func decodeHistory(accountID string, it item) (ledger.HistoryLine, error) {
 	r := reader{it: it}
 	h := ledger.HistoryLine{
-		AccountID: accountID, Seq: r.int("seq"), TransactionID: r.str("txn"), Kind: r.str("kind"),
-		Type: r.str("type"), Amount: r.num("amount"), BalanceAfter: r.num("balance_after"),
+		AccountID: accountID, TransactionID: r.str("txn"), Kind: r.str("kind"),
+		Type: r.str("type"), Amount: r.num("amount"),
 		Currency: r.currency("currency"), CounterpartyAccountID: r.str("counterparty"),
 		Memo: r.str("memo"), Reference: r.str("reference"), ValueDate: r.str("value_date"),
 		PostedAt: r.time("posted_at"), PostedBy: r.str("posted_by"),
+	}
+	if !strings.HasPrefix(r.str(attrSK), skUnnumbered) {
+		h.Seq, h.BalanceAfter = r.int("seq"), r.num("balance_after")
 	}
 	return h, r.err
 }

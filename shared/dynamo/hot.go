@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,21 @@ const (
 	skHistoryState = "Q"
 )
 
+// unnumberedShards spreads the index of waiting lines (gsi1, for the
+// backstop sweep) over a few partitions, so that the postings of hot
+// accounts do not all write one.
+const unnumberedShards = 8
+
+func unnumberedIndexPK(shard int) string { return "HOTQ#" + strconv.Itoa(shard) }
+
+// markUnnumbered lists a waiting line in gsi1 by its time, so the sweep
+// finds lines left waiting by key (the index is sparse: a line leaves it
+// when it is numbered and its waiting item deleted).
+func markUnnumbered(it item, at time.Time) {
+	it[attrGSI1PK] = s(unnumberedIndexPK(rand.IntN(unnumberedShards)))
+	it[attrGSI1SK] = s(stamp(at) + "#" + str(it[attrPK]))
+}
+
 func unnumberedSK(l *ledger.HistoryLine) string {
 	return skUnnumbered + stamp(l.PostedAt) + "#" + l.TransactionID
 }
@@ -72,20 +88,26 @@ func UnnumberedLineAccount(pk, sk string) (tenant, accountID string, ok bool) {
 	return pk[2:i], pk[i+3:], true
 }
 
-// part is one share of a hot account's balance.
+// part is one share of a hot account's balance, with the status (and its
+// epoch) it was last given.
 type part struct {
 	sk        string
 	balance   decimal.Decimal
 	pending   decimal.Decimal
 	spendable decimal.Decimal
+	status    string
+	epoch     int64
 }
 
-func partItem(tenant, accountID string, p part, status string) item {
+func partItem(tenant, accountID string, p part, status string, epoch int64) item {
 	it := key(accountPK(tenant, accountID), p.sk)
 	it["balance"] = n(p.balance)
 	it["pending"] = n(p.pending)
 	it["spendable"] = n(p.spendable)
 	it["status"] = s(status)
+	if epoch > 0 {
+		it[attrStatusEpoch] = ni(epoch)
+	}
 	return it
 }
 
@@ -133,7 +155,8 @@ func (st *Store) readParts(ctx context.Context, tenant, id string) ([]part, erro
 	ps := make([]part, 0, len(out.Items))
 	for _, it := range out.Items {
 		r := reader{it: it}
-		ps = append(ps, part{sk: r.str(attrSK), balance: r.num("balance"), pending: r.num("pending"), spendable: r.num("spendable")})
+		ps = append(ps, part{sk: r.str(attrSK), balance: r.num("balance"), pending: r.num("pending"), spendable: r.num("spendable"),
+			status: r.str("status"), epoch: r.optInt(attrStatusEpoch)})
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -280,13 +303,19 @@ func allocate(parts []part, dBal, dPend decimal.Decimal, scale int32) ([]piece, 
 		p := twoChoices(fit, true)
 		return []piece{{sk: p.sk, dBal: dBal, dPend: dPend, take: take}}, true
 	}
-	byAmount := append([]part(nil), parts...)
-	sort.Slice(byAmount, func(i, j int) bool { return byAmount[i].spendable.GreaterThan(byAmount[j].spendable) })
+	// Taken from parts in random order: many debits at once that each
+	// need several parts then rarely all reach for the same ones (richest
+	// first, every one of them would, and all but one would fail).
+	shuffled := append([]part(nil), parts...)
+	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	var out []piece
 	left := take
-	for _, p := range byAmount {
-		if !left.IsPositive() || !p.spendable.IsPositive() {
+	for _, p := range shuffled {
+		if !left.IsPositive() {
 			break
+		}
+		if !p.spendable.IsPositive() {
+			continue
 		}
 		t := decimal.Min(p.spendable, left)
 		out = append(out, piece{sk: p.sk, take: t})
@@ -317,14 +346,19 @@ func twoChoices(parts []part, richer bool) part {
 
 // hotUpdate adds the writes of one posting to a hot account: the parts it
 // moves, each conditional on covering what it gives and on being active,
-// and the unnumbered history line.
-func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledger.Account, parts []part, isNew bool) error {
+// and the unnumbered history line. epoch is the account's status epoch as
+// read, with the account active: a part still frozen from an earlier epoch
+// is a leftover of a change of status that stopped part-way (the account
+// item decides), and the posting sets it active again as it moves it. A
+// part frozen at a later epoch was frozen after the read: the posting
+// fails its condition and, built again, is refused.
+func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledger.Account, parts []part, epoch int64, isNew bool) error {
 	a := u.Account
 	pk := accountPK(tenant, a.ID)
 	if isNew {
-		w.put(accountItem(tenant, a, 1), notExists, nil)
+		w.putAs(roleNew, accountItem(tenant, a, 1, 0), notExists, nil)
 		for _, p := range newParts(a) {
-			w.put(partItem(tenant, a.ID, p, a.Status), notExists, nil)
+			w.put(partItem(tenant, a.ID, p, a.Status, 0), notExists, nil)
 		}
 	} else {
 		dBal, dPend := a.Balance.Sub(before.Balance), a.Pending.Sub(before.Pending)
@@ -335,26 +369,36 @@ func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledge
 			// all at one instant): read again.
 			return errRetry
 		}
+		status := map[string]string{}
+		for _, p := range parts {
+			status[p.sk] = p.status
+		}
 		// Lifting a hold alone (a rejection) is allowed on a frozen
 		// account, as for any account; everything else needs it active.
 		needActive := !(dBal.IsZero() && dPend.IsNegative())
 		for _, p := range pieces {
 			var conds []string
+			expr := "ADD balance :b, pending :p, spendable :s"
 			values := item{":b": n(p.dBal), ":p": n(p.dPend), ":s": n(p.take.Neg())}
+			var names map[string]string
 			if p.take.IsPositive() {
 				conds = append(conds, "spendable >= :take")
 				values[":take"] = n(p.take)
 			}
-			if needActive {
+			switch {
+			case needActive && status[p.sk] == ledger.StatusActive:
 				conds = append(conds, "#status = :active")
 				values[":active"] = s(ledger.StatusActive)
+				names = map[string]string{"#status": "status"}
+			case needActive:
+				conds = append(conds, "(attribute_not_exists("+attrStatusEpoch+") OR "+attrStatusEpoch+" <= :epoch)")
+				expr += " SET #status = :active, " + attrStatusEpoch + " = :epoch"
+				values[":active"], values[":epoch"] = s(ledger.StatusActive), ni(epoch)
+				names = map[string]string{"#status": "status"}
 			}
-			up := w.update(key(pk, p.sk), "ADD balance :b, pending :p, spendable :s", values, nil)
+			up := w.update(key(pk, p.sk), expr, values, names)
 			if len(conds) > 0 {
 				up.ConditionExpression = aws.String(strings.Join(conds, " AND "))
-				if needActive {
-					up.ExpressionAttributeNames = map[string]string{"#status": "status"}
-				}
 			}
 		}
 	}
@@ -363,6 +407,7 @@ func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledge
 		it[attrSK] = s(unnumberedSK(u.Line))
 		delete(it, "seq")
 		delete(it, "balance_after")
+		markUnnumbered(it, u.Line.PostedAt)
 		w.put(it, "", nil)
 	}
 	return nil
@@ -373,11 +418,11 @@ func (w *writes) hotUpdate(tenant string, u *ledger.AccountUpdate, before *ledge
 // posting slips in (freezing and unfreezing went before, setPartsStatus); a
 // higher overdraft limit adds to the parts, a lower one takes from them;
 // and an account that just became hot gets its parts and history state.
-func (w *writes) hotSettings(tenant string, before, a *ledger.Account, parts []part) error {
+func (w *writes) hotSettings(tenant string, before, a *ledger.Account, parts []part, epoch int64) error {
 	pk := accountPK(tenant, a.ID)
 	if !before.Hot {
 		for _, p := range newParts(a) {
-			w.put(partItem(tenant, a.ID, p, a.Status), notExists, nil)
+			w.put(partItem(tenant, a.ID, p, a.Status, epoch), notExists, nil)
 		}
 		if a.Seq > 0 {
 			w.put(historyStateItem(tenant, a.ID, ledger.HistoryState{Seq: a.Seq, Balance: a.Balance, LastPostedAt: a.LastPostedAt}), notExists, nil)
@@ -399,12 +444,12 @@ func (w *writes) hotSettings(tenant string, before, a *ledger.Account, parts []p
 		return c
 	}
 	if a.Status == ledger.StatusClosed && before.Status != ledger.StatusClosed {
-		// Freezing and unfreezing reach the parts before this write
+		// Freezing and unfreezing reach the parts after this write
 		// (setPartsStatus); closing needs the parts as read, at once.
 		for _, p := range parts {
 			c := at(p.sk)
-			c.set = append(c.set, "#status = :st")
-			c.vals[":st"] = s(a.Status)
+			c.set = append(c.set, "#status = :st", attrStatusEpoch+" = :epoch")
+			c.vals[":st"], c.vals[":epoch"] = s(a.Status), ni(epoch)
 			if a.Status == ledger.StatusClosed {
 				c.conds = append(c.conds, "balance = :bal", "pending = :pend")
 				c.vals[":bal"], c.vals[":pend"] = n(p.balance), n(p.pending)
@@ -445,35 +490,42 @@ func (w *writes) hotSettings(tenant string, before, a *ledger.Account, parts []p
 	return nil
 }
 
-// setPartsStatus copies a hot account's new status (active or frozen) to
-// each of its parts, one write per part, each retried on its own, before
-// the account item itself changes. One transaction over all 32 parts would
-// meet a posting on one of them nearly every time on a busy account (the
-// bench of a freeze under load: 503 after 20 s, three times out of three).
-// Part by part it only waits for the posting on that part.
+// setPartsStatus copies a hot account's status (active or frozen), which
+// its account item took first, to each of its parts that has another, one
+// write per part, each retried on its own. One transaction over all 32
+// parts would meet a posting on one of them nearly every time on a busy
+// account (the bench of a freeze under load: 503 after 20 s, three times
+// out of three). Part by part it only waits for the posting on that part.
 //
-// The order makes it safe. The account item decides for every posting that
-// reads it after it changed. Freezing: once every part is frozen, a
-// posting that read the account as active before fails its part's
-// condition, so none lands after the freeze is recorded; one that lands
-// while the parts turn came before it. Unfreezing: postings read the
-// account as frozen, and are refused, until the parts are active again. A
-// change that stops halfway leaves some parts behind the account item; the
-// next change of status sets them all again.
-func (st *Store) setPartsStatus(ctx context.Context, tenant, id string, parts []part, status string) error {
+// The account item decides for every posting that reads it. Freezing: the
+// account item is frozen first, so every posting that reads it after is
+// refused; one that read it active before and lands on a part not yet
+// frozen lands before the freeze is answered, and none lands after it:
+// each part, once frozen at the new epoch, fails its condition. Unfreezing:
+// the account item is active first; a posting that meets a part still
+// frozen from an older epoch takes it back itself (hotUpdate). So a change
+// that stops part-way leaves nothing that postings can see; the next
+// update of the account, even one that changes nothing, finishes it. Each
+// write is conditional on the part's epoch, so a late write of an older
+// change never undoes a newer one.
+func (st *Store) setPartsStatus(ctx context.Context, tenant, id string, parts []part, status string, epoch int64) error {
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i, p := range parts {
+		if p.status == status && p.epoch >= epoch {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = st.retry(ctx, func() error {
-				w := &writes{table: st.table}
-				w.update(key(accountPK(tenant, id), p.sk), "SET #status = :st", item{":st": s(status)}, map[string]string{"#status": "status"})
-				if err := st.commit(ctx, w, time.Now()); err != nil {
-					return st.wrap(err)
-				}
-				return nil
+			w := &writes{table: st.table}
+			up := w.update(key(accountPK(tenant, id), p.sk), "SET #status = :st, "+attrStatusEpoch+" = :epoch",
+				item{":st": s(status), ":epoch": ni(epoch)}, map[string]string{"#status": "status"})
+			up.ConditionExpression = aws.String("attribute_exists(pk) AND (attribute_not_exists(" + attrStatusEpoch + ") OR " + attrStatusEpoch + " <= :epoch)")
+			errs[i] = st.transact(ctx, op{
+				name:    "set part status",
+				build:   func(context.Context) (*attempt, error) { return &attempt{w: w, done: func() {}}, nil },
+				refused: func(context.Context, map[string]bool) error { return nil }, // a newer change reached it first
 			})
 		}()
 	}
@@ -495,25 +547,73 @@ func historyStateItem(tenant, accountID string, h ledger.HistoryState) item {
 const numberBatch = 40
 
 // NumberHistory numbers a hot account's unnumbered history lines until none
-// is left; it returns how many it numbered. It reads every waiting line
-// first, because the order they are numbered in depends on all of them
-// (ledger.NumberLines), then writes them in transactions of numberBatch,
-// each moving its lines and the state at once, conditional on the state it
-// read. So it is safe to run twice at once and to run again after a
-// failure.
+// is left, or until the request's deadline is near (what is left waits for
+// the next stream record or the sweep); it returns how many it numbered.
+// Each step reads a bounded page of waiting lines, oldest first, and numbers
+// what it can of them in one transaction conditional on the state it read,
+// so memory does not grow with the backlog, every line is read about once,
+// and it is safe to run twice at once and to run again after a failure.
 func (st *Store) NumberHistory(ctx context.Context, tenant, accountID string) (int, error) {
 	total := 0
-	err := st.retry(ctx, func() error {
-		n, err := st.numberWaiting(ctx, tenant, accountID)
-		total += n
-		return err
-	})
-	return total, err
+	for {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 2*ledger.AnswerReserve {
+			return total, nil
+		}
+		numbered := 0
+		err := st.transact(ctx, op{
+			name: "number history",
+			build: func(ctx context.Context) (*attempt, error) {
+				return st.numberingStep(ctx, tenant, accountID, &numbered)
+			},
+		})
+		total += numbered
+		if err != nil || numbered == 0 {
+			return total, err
+		}
+	}
 }
 
-func (st *Store) numberWaiting(ctx context.Context, tenant, id string) (int, error) {
+// numberingStep reads the history state and pages of waiting lines until
+// it finds lines it can number, and returns the transaction that numbers up
+// to numberBatch of them; nil when nothing waits.
+func (st *Store) numberingStep(ctx context.Context, tenant, id string, numbered *int) (*attempt, error) {
 	pk := accountPK(tenant, id)
-	var waiting []item
+	items, err := st.batchGet(ctx, []item{key(pk, skHistoryState), key(pk, skAccount)})
+	if err != nil {
+		return nil, st.wrap(err)
+	}
+	var stateIt, accIt item
+	for _, it := range items {
+		if str(it[attrSK]) == skHistoryState {
+			stateIt = it
+		} else {
+			accIt = it
+		}
+	}
+	if accIt == nil {
+		return nil, fmt.Errorf("hot account %s not found", id)
+	}
+	var state ledger.HistoryState
+	if stateIt != nil {
+		r := reader{it: stateIt}
+		state = ledger.HistoryState{Seq: r.int("seq"), Balance: r.num("balance"), LastPostedAt: r.time("last_posted_at")}
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	ar := reader{it: accIt}
+	var floor *decimal.Decimal
+	if ar.bool("funds_checked") {
+		floor = new(ar.num("overdraft_limit").Neg())
+	}
+	if ar.err != nil {
+		return nil, ar.err
+	}
+	// Debits that no credit read so far covers wait in carry, in stamp
+	// order, while later pages are read: the credit that covered one
+	// committed first, and is further on (or not yet read).
+	var carry []ledger.HistoryLine
+	waitingSK := map[string]string{}
 	var start item
 	for {
 		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
@@ -521,97 +621,72 @@ func (st *Store) numberWaiting(ctx context.Context, tenant, id string) (int, err
 			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
 			ExpressionAttributeValues: item{":pk": s(pk), ":p": s(skUnnumbered)},
 			ConsistentRead:            aws.Bool(true),
+			Limit:                     aws.Int32(numberBatch),
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
-			return 0, st.wrap(err)
+			return nil, st.wrap(err)
 		}
-		waiting = append(waiting, out.Items...)
+		lines := make([]ledger.HistoryLine, 0, len(carry)+len(out.Items))
+		lines = append(lines, carry...)
+		for _, it := range out.Items {
+			l, err := decodeHistory(id, it)
+			if err != nil {
+				return nil, err
+			}
+			waitingSK[l.TransactionID] = str(it[attrSK])
+			lines = append(lines, l)
+		}
+		ready, _, uncovered := ledger.NumberLines(state, lines, floor)
+		if len(ready) > 0 {
+			return st.numberingWrites(tenant, id, state, stateIt != nil, ready, waitingSK, numbered), nil
+		}
+		carry = uncovered
 		if start = out.LastEvaluatedKey; start == nil {
 			break
 		}
 	}
-	if len(waiting) == 0 {
-		return 0, nil
+	if len(carry) == 0 {
+		return nil, nil
 	}
-	got, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(pk, skHistoryState), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return 0, st.wrap(err)
-	}
-	acc, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(pk, skAccount), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return 0, st.wrap(err)
-	}
-	r := reader{it: got.Item}
-	state := ledger.HistoryState{Seq: r.int("seq"), Balance: r.num("balance"), LastPostedAt: r.time("last_posted_at")}
-	ar := reader{it: acc.Item}
-	var floor *decimal.Decimal
-	if ar.bool("funds_checked") {
-		floor = new(ar.num("overdraft_limit").Neg())
-	}
-	if ar.err != nil {
-		return 0, ar.err
-	}
-	if r.err != nil {
-		return 0, r.err
-	}
-	lines := make([]ledger.HistoryLine, len(waiting))
-	waitingSK := make(map[string]string, len(waiting))
-	for i, it := range waiting {
-		if lines[i], err = decodeHistory(id, it); err != nil {
-			return 0, err
-		}
-		waitingSK[lines[i].TransactionID] = str(it[attrSK])
-	}
-	numbered, next, uncovered := ledger.NumberLines(state, lines, floor)
-	// A debit that no credit in sight covers: the credit that did
-	// committed first but was not read (this run read just before it
-	// landed, or a page before it). Every posting commits within its
-	// deadline of its stamp, so after that the credit would be seen:
-	// number such a debit as it stands then, and read again before.
-	readAgain := false
+	// Every line is read and some debits are still uncovered. Every
+	// posting commits within its deadline of its stamp, so a covering
+	// credit older than that would have been read: number such a debit as
+	// it stands, and wait for the others.
 	var overdue []ledger.HistoryLine
-	for _, l := range uncovered {
+	for _, l := range carry {
 		if time.Since(l.PostedAt) > ledger.PostingDeadline {
 			overdue = append(overdue, l)
-		} else {
-			readAgain = true
 		}
 	}
-	if len(overdue) > 0 {
-		forced, _, _ := ledger.NumberLines(next, overdue, nil)
-		numbered = append(numbered, forced...)
+	if len(overdue) == 0 {
+		return nil, errRetry
 	}
-	done := 0
-	exists := got.Item != nil
-	for len(numbered) > 0 {
-		chunk := numbered[:min(numberBatch, len(numbered))]
-		numbered = numbered[len(chunk):]
-		last := chunk[len(chunk)-1]
-		after := ledger.HistoryState{Seq: last.Seq, Balance: last.BalanceAfter, LastPostedAt: last.PostedAt}
-		w := &writes{table: st.table}
-		for i := range chunk {
-			w.put(historyItem(tenant, &chunk[i]), notExists, nil)
-			w.delete(key(pk, waitingSK[chunk[i].TransactionID]), "attribute_exists(pk)", nil)
-		}
-		if exists {
-			w.put(historyStateItem(tenant, id, after), "seq = :seq", item{":seq": ni(state.Seq)})
-		} else {
-			w.put(historyStateItem(tenant, id, after), notExists, nil)
-		}
-		if err := st.commit(ctx, w, time.Now()); err != nil {
-			// A lost race with another run of the sequencer, or an answer
-			// lost after the commit: either way the next attempt reads
-			// again and finds what is left.
-			return done, st.wrap(err)
-		}
-		done += len(chunk)
-		state, exists = after, true
+	forced, _, _ := ledger.NumberLines(state, overdue, nil)
+	return st.numberingWrites(tenant, id, state, stateIt != nil, forced, waitingSK, numbered), nil
+}
+
+// numberingWrites moves up to numberBatch numbered lines (their unnumbered
+// items out, the numbered ones in) and the state after them, conditional
+// on the state they were numbered from.
+func (st *Store) numberingWrites(tenant, id string, state ledger.HistoryState, exists bool, lines []ledger.HistoryLine, waitingSK map[string]string, numbered *int) *attempt {
+	pk := accountPK(tenant, id)
+	chunk := lines[:min(numberBatch, len(lines))]
+	last := chunk[len(chunk)-1]
+	after := ledger.HistoryState{Seq: last.Seq, Balance: last.BalanceAfter, LastPostedAt: last.PostedAt}
+	w := &writes{table: st.table}
+	for i := range chunk {
+		w.put(historyItem(tenant, &chunk[i]), notExists, nil)
+		w.delete(key(pk, waitingSK[chunk[i].TransactionID]), "attribute_exists(pk)", nil)
 	}
-	if readAgain {
-		return done, errRetry
+	if exists {
+		w.put(historyStateItem(tenant, id, after), "seq = :seq", item{":seq": ni(state.Seq)})
+	} else {
+		w.put(historyStateItem(tenant, id, after), notExists, nil)
 	}
-	return done, nil
+	// A lost race with another run, or an answer lost after the commit:
+	// either way the next step reads again and finds what is left.
+	return &attempt{w: w, done: func() { *numbered = len(chunk) }}
 }
 
 // UnnumberedLines counts a hot account's lines still waiting for a number.
@@ -635,4 +710,38 @@ func (st *Store) UnnumberedLines(ctx context.Context, tenant, accountID string) 
 			return total, nil
 		}
 	}
+}
+
+// HotAccount names a hot account.
+type HotAccount struct{ Tenant, ID string }
+
+// WaitingSince lists the hot accounts that have a line waiting for its
+// number since before t, from the sparse index of waiting lines: at most
+// limit lines are read from each shard (the next sweep goes on).
+func (st *Store) WaitingSince(ctx context.Context, t time.Time, limit int) ([]HotAccount, error) {
+	seen := map[HotAccount]bool{}
+	var out []HotAccount
+	for shard := range unnumberedShards {
+		res, err := st.query(ctx, &dynamodb.QueryInput{
+			TableName:              st.table,
+			IndexName:              aws.String(gsi1),
+			KeyConditionExpression: aws.String("gsi1pk = :pk AND gsi1sk < :t"),
+			ExpressionAttributeValues: item{
+				":pk": s(unnumberedIndexPK(shard)), ":t": s(stamp(t)),
+			},
+			ProjectionExpression: aws.String("pk, sk"),
+			Limit:                aws.Int32(int32(limit)),
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range res.Items {
+			tenant, id, ok := UnnumberedLineAccount(str(it[attrPK]), str(it[attrSK]))
+			if a := (HotAccount{tenant, id}); ok && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
 }

@@ -274,7 +274,8 @@ func TestHotPendingWithdrawalHoldsAndApproves(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return &app.Commit{Booking: bk, Replaces: ledger.TxnPending, Step: ledger.StepApproved}, nil
+			audit := ledger.TransactionAudit(ledger.Caller{Tenant: tenant, Sub: "bob"}, s.Now, ledger.ActionTransactionApproved, bk.Txn, nil)
+			return &app.Commit{Booking: bk, Replaces: ledger.TxnPending, Step: ledger.StepApproved, Audit: audit}, nil
 		}}
 	mustPost(t, st, approve)
 	acc, _ = st.GetAccount(testCtx(t), tenant, hot.ID)

@@ -445,49 +445,46 @@ func addFilter(in *dynamodb.QueryInput, attr, value string) {
 // ClosePeriod records that a month is closing, with its audit record and
 // idempotency record in one transaction; a second close is a conflict.
 func (st *Store) ClosePeriod(ctx context.Context, tenant string, p ledger.Period, idem *app.Idempotency, caller string, audit *ledger.AuditRecord) (*ledger.Period, *app.Replay, error) {
-	now := time.Now()
 	w := &writes{table: st.table}
-	periodAt := w.put(periodItem(tenant, p), notExists, nil)
-	w.put(auditItem(tenant, audit), "", nil)
-	idemAt := w.idempotency(tenant, caller, idem, p.Month, ledger.StepCreated, nil, now)
+	w.putAs(rolePeriod, periodItem(tenant, p), notExists, nil)
+	auditIt := auditItem(tenant, audit)
+	w.put(auditIt, "", nil)
+	w.idempotency(tenant, caller, idem, p.Month, ledger.StepCreated, nil, time.Now())
 	var out *ledger.Period
 	var replay *app.Replay
-	err := st.retry(ctx, func() error {
-		err := st.commit(ctx, w, time.Now())
-		switch {
-		case err == nil:
-			out = &p
-			return nil
-		case cancelReason(err, idemAt) == "ConditionalCheckFailed":
-			it, gerr := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
-			if gerr != nil {
-				return st.wrap(gerr)
-			}
-			if it == nil || !liveIdempotency(it, time.Now()) {
-				return errRetry
-			}
-			if replay, err = checkReplay(it, idem); err != nil {
-				return err
-			}
-			stored, gerr := st.get(ctx, key(periodPK(tenant), p.Month))
-			if gerr != nil || stored == nil {
-				return st.wrap(gerr)
-			}
-			sp, derr := decodePeriod(stored)
-			out = &sp
-			return derr
-		case cancelReason(err, periodAt) == "ConditionalCheckFailed":
-			// Our own earlier attempt, whose answer was lost, may be the one
-			// that closed it: its record carries our closing time.
-			if it, gerr := st.get(ctx, key(periodPK(tenant), p.Month)); gerr == nil && it != nil {
-				if sp, derr := decodePeriod(it); derr == nil && sp.ClosingAt.Equal(p.ClosingAt) && sp.ClosedBy == p.ClosedBy {
-					out = &sp
-					return nil
+	err := st.transact(ctx, op{
+		name: "close period",
+		build: func(context.Context) (*attempt, error) {
+			return &attempt{w: w, proof: proofOf(auditIt), done: func() { out = &p }}, nil
+		},
+		refused: func(ctx context.Context, roles map[string]bool) error {
+			switch {
+			case roles[roleIdempotency]:
+				it, err := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
+				if err != nil {
+					return st.wrap(err)
 				}
+				if it == nil || !liveIdempotency(it, time.Now()) {
+					return errRetry
+				}
+				if replay, err = checkReplay(it, idem); err != nil {
+					return err
+				}
+				stored, err := st.get(ctx, key(periodPK(tenant), p.Month))
+				if err != nil || stored == nil {
+					return errRetry
+				}
+				sp, err := decodePeriod(stored)
+				out = &sp
+				return err
+			case roles[rolePeriod]:
+				// Our own earlier attempt, whose answer was lost, may be the
+				// one that closed it: the loop looks for its audit record
+				// before it gives this answer.
+				return ledger.Errorf(ledger.EConflict, "The period %s is already closing or closed.", p.Month)
 			}
-			return ledger.Errorf(ledger.EConflict, "The period %s is already closing or closed.", p.Month)
-		}
-		return st.wrap(err)
+			return errRetry
+		},
 	})
 	return out, replay, err
 }

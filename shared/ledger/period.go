@@ -4,13 +4,6 @@ import (
 	"time"
 )
 
-// PostingDeadline bounds how long a posting may take from reading its
-// accounts (and the period of its value date) to committing. Closing a period
-// turns it "closing" at once, so that later postings see it and are refused;
-// it is "closed" once every posting that read it open has had this long to
-// finish. The store enforces the deadline on every commit attempt.
-const PostingDeadline = 15 * time.Second
-
 // Period statuses.
 const (
 	PeriodOpen    = "open"
