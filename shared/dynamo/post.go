@@ -253,6 +253,20 @@ func checkReplay(it item, idem *app.Idempotency) (*app.Replay, error) {
 	return &app.Replay{ResourceID: r.str("resource"), Step: r.str("step")}, nil
 }
 
+// replayOf reads the idempotency record another request of this key wrote
+// first: its replay, or errRetry when it is gone or expired meanwhile (the
+// write may go ahead).
+func (st *Store) replayOf(ctx context.Context, tenant, caller string, idem *app.Idempotency) (*app.Replay, error) {
+	it, err := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
+	if err != nil {
+		return nil, st.wrap(err)
+	}
+	if it == nil || !liveIdempotency(it, time.Now()) {
+		return nil, errRetry
+	}
+	return checkReplay(it, idem)
+}
+
 // ReplayAccountInput returns the input stored with an account creation's key.
 func (st *Store) ReplayAccountInput(ctx context.Context, tenant, caller string, idem *app.Idempotency) ([]byte, error) {
 	it, err := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
@@ -299,14 +313,8 @@ func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Acc
 		refused: func(ctx context.Context, roles map[string]bool) error {
 			switch {
 			case roles[roleIdempotency]:
-				it, err := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
-				if err != nil {
-					return st.wrap(err)
-				}
-				if it == nil || !liveIdempotency(it, time.Now()) {
-					return errRetry // gone or expired meanwhile: write again
-				}
-				replay, err = checkReplay(it, idem)
+				var err error
+				replay, err = st.replayOf(ctx, tenant, caller, idem)
 				return err
 			case roles[roleNew]:
 				// The account's id is new: only our own earlier attempt, whose

@@ -460,14 +460,8 @@ func (st *Store) ClosePeriod(ctx context.Context, tenant string, p ledger.Period
 		refused: func(ctx context.Context, roles map[string]bool) error {
 			switch {
 			case roles[roleIdempotency]:
-				it, err := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
-				if err != nil {
-					return st.wrap(err)
-				}
-				if it == nil || !liveIdempotency(it, time.Now()) {
-					return errRetry
-				}
-				if replay, err = checkReplay(it, idem); err != nil {
+				var err error
+				if replay, err = st.replayOf(ctx, tenant, caller, idem); err != nil {
 					return err
 				}
 				stored, err := st.get(ctx, key(periodPK(tenant), p.Month))
