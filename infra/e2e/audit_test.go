@@ -8,8 +8,8 @@ import (
 // what, newest first, with the old and new values of a rename.
 func TestAuditTrailOfAScriptedDay(t *testing.T) {
 	o := newOrg(t)
-	cashier := o.token("u_cashier", "accounts:manage accounts:view transfers:create transfers:delete withdrawals:create")
-	controller := o.token("u_controller", "withdrawals:approve accounts:all")
+	cashier := o.token("u_cashier", "accounts:manage accounts:view transfers:view transfers:create transfers:delete withdrawals:create")
+	controller := o.token("u_controller", "withdrawals:view withdrawals:approve accounts:all")
 	auditor := o.token("u_auditor", "audit:view")
 
 	a := o.must(201, "POST", "/accounts", cashier, map[string]any{"name": "Till", "currency": "RON", "kind": "cash",

@@ -694,7 +694,8 @@ func TestTokenHardening(t *testing.T) {
 	const (
 		accepted = iota
 		gateway  // 401, API Gateway's own body
-		function // 401 problem+json from the function
+		function  // 401 problem+json from the function
+		forbidden // 403 problem+json: the caller lacks the scope
 	)
 	cases := []struct {
 		name   string
@@ -722,6 +723,14 @@ func TestTokenHardening(t *testing.T) {
 		{"empty-tenant", "Bearer " + rs256(func(c jwt.MapClaims) { c["tenant"] = "" }), function},
 		{"missing-sub", "Bearer " + rs256(func(c jwt.MapClaims) { delete(c, "sub") }), function},
 		{"empty-sub", "Bearer " + rs256(func(c jwt.MapClaims) { c["sub"] = "" }), function},
+		{"sub-only-spaces", "Bearer " + rs256(func(c jwt.MapClaims) { c["sub"] = "   " }), function},
+		{"sub-with-newline", "Bearer " + rs256(func(c jwt.MapClaims) { c["sub"] = "u_alice\nadmin" }), function},
+		{"sub-129-characters", "Bearer " + rs256(func(c jwt.MapClaims) { c["sub"] = strings.Repeat("u", 129) }), function},
+		{"sub-128-two-byte-characters", "Bearer " + rs256(func(c jwt.MapClaims) { c["sub"] = strings.Repeat("é", 128) }), accepted},
+		{"issued-in-the-future", "Bearer " + rs256(func(c jwt.MapClaims) { c["iat"] = now.Add(time.Hour).Unix() }), gateway},
+		{"scope-as-json-array", "Bearer " + rs256(func(c jwt.MapClaims) { c["scope"] = []any{"accounts:view", "accounts:all"} }), accepted},
+		{"scope-array-first-position", "Bearer " + rs256(func(c jwt.MapClaims) { c["scope"] = []any{"accounts:all", "entries:view", "accounts:view"} }), accepted},
+		{"scope-tab-separated", "Bearer " + rs256(func(c jwt.MapClaims) { c["scope"] = "accounts:view\taccounts:all" }), forbidden},
 	}
 	for _, bad := range []struct{ name, tenant string }{
 		{"slash", "acme/finance"}, {"space", "acme finance"}, {"dot-dot-slash", "../acme"}, {"colon", "acme:1"},
@@ -761,6 +770,10 @@ func TestTokenHardening(t *testing.T) {
 				if r.Status != 401 || string(r.Body) != gatewayUnauthorized {
 					t.Fatalf("status %d %s, want the gateway's 401 %s", r.Status, r.Body, gatewayUnauthorized)
 				}
+			case forbidden:
+				if r.Status != 403 || r.Header.Get("Content-Type") != "application/problem+json" {
+					t.Fatalf("status %d %s, want 403 problem+json", r.Status, r.Body)
+				}
 			case function:
 				if r.Status != 401 || r.Header.Get("Content-Type") != "application/problem+json" {
 					t.Fatalf("status %d (%s) %s, want 401 problem+json from the function", r.Status, r.Header.Get("Content-Type"), r.Body)
@@ -782,4 +795,63 @@ func TestTokenHardening(t *testing.T) {
 			t.Errorf("health with Authorization %q: %d %s", h, r.Status, r.Body)
 		}
 	}
+}
+
+// TestActingNeedsTheViewRight: approve, reject and reverse worked without
+// the kind's view right and answered the whole transaction; and approving
+// a posted withdrawal one may not see answered 409 "is posted" where an
+// unknown id is 404. What a caller may not see is 404 on every route.
+func TestActingNeedsTheViewRight(t *testing.T) {
+	o := newOrg(t)
+	members := []string{"u_alice", "u_bob", "u_carol"}
+	a := o.account(map[string]any{"name": "Act A", "currency": "RON", "kind": "cash", "opening_balance": "1000.00",
+		"approval_threshold": "500.00", "members": members})["id"].(string)
+	b := o.account(map[string]any{"name": "Act B", "currency": "RON", "kind": "cash", "members": members})["id"].(string)
+	alice := o.token("u_alice", "accounts:view withdrawals:create withdrawals:view")
+	pending := o.must(201, "POST", "/accounts/"+a+"/withdrawals", alice, map[string]any{"amount": "600.00", "method": "cash"})["id"].(string)
+	posted := o.must(201, "POST", "/accounts/"+a+"/withdrawals", alice, map[string]any{"amount": "10.00", "method": "cash"})["id"].(string)
+	transfer := o.must(201, "POST", "/transfers", o.admin, map[string]any{"from_account_id": a, "to_account_id": b, "amount": "5.00"})["id"].(string)
+	unknown := "txn_01M00000000000000000000000"
+
+	approver := o.token("u_bob", "accounts:view withdrawals:approve")
+	rejecter := o.token("u_bob", "accounts:view withdrawals:delete")
+	reverser := o.token("u_carol", "accounts:view transfers:delete")
+	cases := []struct {
+		name, token, path string
+		body              any
+	}{
+		{"approve without withdrawals:view", approver, "/transactions/" + pending + "/approve", nil},
+		{"approve a posted one without withdrawals:view", approver, "/transactions/" + posted + "/approve", nil},
+		{"approve an unknown id", approver, "/transactions/" + unknown + "/approve", nil},
+		{"reject without withdrawals:view", rejecter, "/transactions/" + pending + "/reject", map[string]any{"reason": "no"}},
+		{"reverse a transfer without transfers:view", reverser, "/transactions/" + transfer + "/reverse", map[string]any{}},
+	}
+	var bodies []string
+	for _, c := range cases {
+		r := o.do("POST", c.path, c.token, c.body)
+		if r.Status != 404 {
+			t.Errorf("%s: status %d, want 404: %s", c.name, r.Status, r.Body)
+			continue
+		}
+		p := r.Map(t)
+		bodies = append(bodies, fmt.Sprint(p["type"], p["title"], p["detail"]))
+	}
+	for i := 1; i < len(bodies); i++ {
+		if bodies[i] != bodies[0] {
+			t.Errorf("404 bodies differ, so they tell what exists: %q vs %q", bodies[i], bodies[0])
+		}
+	}
+	// Nothing moved: the withdrawal still waits, the transfer stands.
+	if got := o.must(200, "GET", "/transactions/"+pending, o.admin, nil)["status"]; got != "pending" {
+		t.Errorf("withdrawal %v, want pending", got)
+	}
+	if got := o.must(200, "GET", "/transactions/"+transfer, o.admin, nil)["status"]; got != "posted" {
+		t.Errorf("transfer %v, want posted", got)
+	}
+	// With the view right as well, acting works.
+	bob := o.token("u_bob", "accounts:view withdrawals:view withdrawals:approve")
+	if got := o.must(200, "POST", "/transactions/"+pending+"/approve", bob, nil)["status"]; got != "posted" {
+		t.Errorf("approved withdrawal %v, want posted", got)
+	}
+	o.checkZeroSum()
 }

@@ -118,7 +118,7 @@ func (v Verifier) Verify(token string) (map[string]string, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.Key, nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
-		jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second), jwt.WithJSONNumber())
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second), jwt.WithJSONNumber())
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
@@ -22,10 +23,23 @@ func callerOf(r *http.Request) (ledger.Caller, error) {
 	}
 	claims := gw.Authorizer.JWT.Claims
 	sub, tenant := claims["sub"], claims["tenant"]
-	if sub == "" || tenant == "" || len(sub) > 128 || !tenantPattern.MatchString(tenant) {
+	if !ledger.ValidUserID(sub) || !tenantPattern.MatchString(tenant) {
 		return ledger.Caller{}, ledger.Errorf(ledger.EUnauthenticated, "The token must name a user (sub) and an organisation (tenant).")
 	}
-	c := ledger.NewCaller(sub, tenant, claims["scope"])
+	c := ledger.NewCaller(sub, tenant, scopeClaim(claims["scope"]))
 	c.Origin = ledger.Origin{RequestID: gw.RequestID, SourceIP: gw.HTTP.SourceIP, UserAgent: gw.HTTP.UserAgent}
 	return c, nil
+}
+
+// scopeClaim reads the scope claim as API Gateway hands it over: a string
+// of space-separated scopes, or a JSON array of strings, which API Gateway
+// flattens to "[a b c]". Scopes are separated by spaces only (RFC 8693):
+// "a\tb" is one scope, which names no permission.
+func scopeClaim(v string) string {
+	if inner, ok := strings.CutPrefix(v, "["); ok {
+		if inner, ok = strings.CutSuffix(inner, "]"); ok {
+			return inner
+		}
+	}
+	return v
 }

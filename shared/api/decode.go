@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/treasuryledger/treasury/shared/ledger"
 )
@@ -31,6 +33,10 @@ func readBody(r *http.Request) ([]byte, error) {
 	if len(body) > MaxBodyBytes {
 		return nil, ledger.Errorf(ledger.ETooLarge, "The body is larger than 64 KiB.")
 	}
+	// encoding/json would store invalid UTF-8 as U+FFFD: refuse it instead.
+	if !utf8.Valid(body) {
+		return nil, ledger.Errorf(ledger.EMalformed, "The body is not valid UTF-8.")
+	}
 	return body, nil
 }
 
@@ -42,6 +48,9 @@ func decodeStrict(body []byte, v any) error {
 		return ledger.Errorf(ledger.EMalformed, "The request needs a JSON body.")
 	}
 	if err := checkDuplicateKeys(body); err != nil {
+		return err
+	}
+	if err := checkExactKeys(body, reflect.TypeOf(v)); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -71,6 +80,93 @@ func decodeStrict(body []byte, v any) error {
 		return ledger.Errorf(ledger.EMalformed, "The body has data after its JSON value.")
 	}
 	return nil
+}
+
+// checkExactKeys holds every key of the body to the exact name of a field
+// of t (struct json tags, through pointers, slices and nested structs):
+// encoding/json matches keys case-insensitively and through Unicode case
+// folding, so without this {"amount":"1.00","AMOUNT":"900.00"} passes the
+// duplicate check and books 900.00. A key that matches no field exactly is
+// an unknown field (400). Fields of other types (json.RawMessage, maps)
+// hold free-form JSON and are not looked into.
+func checkExactKeys(body []byte, t reflect.Type) error {
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil // decodeStrict reports malformed JSON itself
+	}
+	return exactKeys(doc, t, "")
+}
+
+func exactKeys(v any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		items, ok := v.([]any)
+		if !ok || t.Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		for i, it := range items {
+			if err := exactKeys(it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		fields := jsonFields(t)
+		for k, val := range obj {
+			ft, ok := fields[k]
+			name := k
+			if path != "" {
+				name = path + "." + k
+			}
+			if !ok {
+				return &ledger.Error{Code: ledger.EMalformed, Message: "The body has a field this route does not take.",
+					Fields: []ledger.FieldError{{Field: name, Message: "is not a known field (field names match exactly)"}}}
+			}
+			if err := exactKeys(val, ft, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// jsonFields maps the JSON names of a struct's fields, embedded structs'
+// included, to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					out[k] = v
+				}
+				continue
+			}
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 func jsonKind(goKind string) string {

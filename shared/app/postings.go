@@ -30,6 +30,15 @@ func (s *Service) post(ctx context.Context, c ledger.Caller, req PostRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	// The caller may have been removed from its accounts since: a replay
+	// shows no more than the request would now.
+	accounts, err := s.Store.GetAccounts(ctx, c.Tenant, stored.AccountIDs())
+	if err != nil {
+		return nil, err
+	}
+	if err := accountsFor(&State{Accounts: accounts}, c, stored.AccountIDs()...); err != nil {
+		return nil, ledger.NotFound("Transaction")
+	}
 	then := stored.AsOf(replay.Step)
 	return &Posted{Transaction: &then, Replayed: true}, nil
 }
@@ -166,11 +175,12 @@ func (s *Service) PostJournal(ctx context.Context, c ledger.Caller, in ledger.Jo
 }
 
 // visibleTransaction refuses, as "not found", a transaction the caller may
-// neither view nor act on (action: the scope of what the caller asks, e.g.
-// withdrawals:approve), or whose accounts the caller may not act on.
-func visibleTransaction(st *State, c ledger.Caller, action func(*ledger.Transaction) string) (*ledger.Transaction, error) {
+// not view (its kind's view right), or whose accounts the caller may not
+// act on: acting on a transaction needs both, and what the caller may not
+// see answers as an unknown id would, whatever its state.
+func visibleTransaction(st *State, c ledger.Caller) (*ledger.Transaction, error) {
 	t := st.Transaction
-	if t == nil || !(c.MayView(t.Kind, t.ReversesKind) || (action(t) != "" && c.Has(action(t)))) {
+	if t == nil || !c.MayView(t.Kind, t.ReversesKind) {
 		return nil, ledger.NotFound("Transaction")
 	}
 	for _, id := range t.AccountIDs() {
@@ -189,17 +199,15 @@ func (s *Service) Approve(ctx context.Context, c ledger.Caller, id string, idem 
 	return s.post(ctx, c, PostRequest{
 		Idem: idem, TransactionID: id, MonthOfTransaction: true,
 		Build: func(st *State) (*Commit, error) {
-			t, err := visibleTransaction(st, c, func(t *ledger.Transaction) string {
-				if t.Kind == ledger.TxnWithdrawal {
-					return ledger.ScopeWithdrawalsApprove
-				}
-				return "" // approving other kinds reveals nothing: see them or not
-			})
+			t, err := visibleTransaction(st, c)
 			if err != nil {
 				return nil, err
 			}
 			if t.Kind != ledger.TxnWithdrawal {
 				return nil, ledger.Errorf(ledger.EConflict, "Only withdrawals wait for approval.")
+			}
+			if err := c.Require(ledger.ScopeWithdrawalsApprove); err != nil {
+				return nil, err
 			}
 			b, err := ledger.Approve(t, st.Accounts, actor(c, st))
 			if err != nil {
@@ -220,7 +228,7 @@ func (s *Service) Reject(ctx context.Context, c ledger.Caller, id, reason string
 	return s.post(ctx, c, PostRequest{
 		Idem: idem, TransactionID: id,
 		Build: func(st *State) (*Commit, error) {
-			t, err := visibleTransaction(st, c, func(t *ledger.Transaction) string { return ledger.RemoveScope(t.Kind) })
+			t, err := visibleTransaction(st, c)
 			if err != nil {
 				return nil, err
 			}
@@ -247,7 +255,7 @@ func (s *Service) Reverse(ctx context.Context, c ledger.Caller, id string, in le
 	return s.post(ctx, c, PostRequest{
 		Idem: idem, TransactionID: id, Month: ledger.PeriodOf(in.ValueDate),
 		Build: func(st *State) (*Commit, error) {
-			t, err := visibleTransaction(st, c, func(t *ledger.Transaction) string { return ledger.RemoveScope(t.Kind) })
+			t, err := visibleTransaction(st, c)
 			if err != nil {
 				return nil, err
 			}

@@ -452,8 +452,8 @@ func checkMembers(v *Invalid, members []string) []string {
 	out := make([]string, 0, len(members))
 	for _, m := range members {
 		m = strings.TrimSpace(m)
-		if m == "" || len(m) > 128 {
-			v.Add("members", "holds an empty or over-long user id")
+		if !ValidUserID(m) {
+			v.Add("members", "holds a user id that is empty, longer than 128 characters or has control characters")
 			return nil
 		}
 		if !seen[m] {

@@ -156,12 +156,14 @@ func TestCallerScopes(t *testing.T) {
 			t.Errorf("admin lacks %s", s)
 		}
 	}
-	c := NewCaller("u_alice", "t_1", "  accounts:view   entries:view\ttransfers:create ")
+	// Space-separated: a tab is no separator, so "entries:view\ttransfers:create"
+	// is one scope that names no permission.
+	c := NewCaller("u_alice", "t_1", "  accounts:view   entries:view\ttransfers:create journal:create ")
 	if c.Sub != "u_alice" || c.Tenant != "t_1" || len(c.Scopes) != 3 {
 		t.Errorf("caller %+v", c)
 	}
 	for _, s := range every {
-		want := s == ScopeAccountsView || s == ScopeEntriesView || s == ScopeTransfersCreate
+		want := s == ScopeAccountsView || s == ScopeJournalCreate
 		if c.Has(s) != want {
 			t.Errorf("Has(%s) = %v, want %v", s, c.Has(s), want)
 		}
@@ -367,5 +369,20 @@ func TestSystemAccounts(t *testing.T) {
 	l := Line{AccountID: "acc_A", Type: Debit, Amount: dtDec("5"), Currency: ron}
 	if m := l.Mirror(); m.Type != Credit || !m.Amount.Equal(l.Amount) || m.AccountID != "acc_A" || !m.Signed().Equal(dtDec("5")) || !l.Signed().Equal(dtDec("-5")) {
 		t.Errorf("mirror %+v", m)
+	}
+}
+
+func TestUserIDsAndScopes(t *testing.T) {
+	for id, want := range map[string]bool{
+		"u_alice": true, strings.Repeat("é", 128): true, strings.Repeat("u", 129): false, "": false, "   ": false,
+		"u_alice\nadmin": false, "u\x00": false, "u\tx": false, "\xff": false,
+	} {
+		if ValidUserID(id) != want {
+			t.Errorf("ValidUserID(%q) = %v, want %v", id, !want, want)
+		}
+	}
+	c := NewCaller("u", "t", "accounts:view  entries:view\tentries:create")
+	if !c.Has("accounts:view") || !c.Has("entries:view\tentries:create") || c.Has("entries:create") {
+		t.Errorf("scopes %v: want splitting on spaces only", c.Scopes)
 	}
 }

@@ -1,6 +1,10 @@
 package ledger
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Scopes of the contract.
 const (
@@ -32,11 +36,28 @@ type Caller struct {
 	Origin Origin
 }
 
-// NewCaller parses the space-separated scope claim.
+// ValidUserID reports whether a user id (a token's sub, an account's
+// member) is 1-128 characters of valid UTF-8, without control characters,
+// and not only spaces.
+func ValidUserID(s string) bool {
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > 128 || strings.TrimSpace(s) == "" {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// NewCaller parses the scope claim: scopes separated by single spaces.
 func NewCaller(sub, tenant, scope string) Caller {
 	c := Caller{Sub: sub, Tenant: tenant, Scopes: map[string]bool{}}
-	for _, s := range strings.Fields(scope) {
-		c.Scopes[s] = true
+	for _, s := range strings.Split(scope, " ") {
+		if s != "" {
+			c.Scopes[s] = true
+		}
 	}
 	return c
 }
