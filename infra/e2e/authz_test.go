@@ -692,8 +692,8 @@ func TestTokenHardening(t *testing.T) {
 		return parts[0] + "." + b64(valid(func(c jwt.MapClaims) { c["tenant"] = "t_victim" })) + "." + parts[2]
 	}()
 	const (
-		accepted = iota
-		gateway  // 401, API Gateway's own body
+		accepted  = iota
+		gateway   // 401, API Gateway's own body
 		function  // 401 problem+json from the function
 		forbidden // 403 problem+json: the caller lacks the scope
 	)
