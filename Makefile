@@ -94,6 +94,8 @@ build-ListPeriodsFunction: ; $(call build-lambda,list-periods)
 build-ListAuditFunction: ; $(call build-lambda,list-audit)
 # Not a route: the history sequencer, fed by the table's stream.
 build-NumberHistoryFunction: ; $(call build-lambda,number-history)
+# Not a route: the stream's backstop, every minute.
+build-SweepHistoryFunction: ; $(call build-lambda,sweep-history)
 
 clean:
 	rm -rf .aws-sam bin

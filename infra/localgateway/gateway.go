@@ -6,6 +6,7 @@
 package localgateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -22,6 +23,7 @@ import (
 	"github.com/treasuryledger/treasury/infra/localauth"
 	"github.com/treasuryledger/treasury/shared/api"
 	"github.com/treasuryledger/treasury/shared/lambdaapi"
+	"github.com/treasuryledger/treasury/shared/ledger"
 )
 
 // Gateway serves every route of api.Routes.
@@ -79,7 +81,10 @@ func (g *Gateway) route(rt api.Route, invoke lambdaapi.Handler) http.Handler {
 			return
 		}
 		ev := event(r, rt, body, reqID, claims)
-		resp, err := invoke(r.Context(), ev)
+		// The function's own deadline, as Lambda gives it in the context.
+		ctx, cancel := context.WithTimeout(r.Context(), ledger.FunctionTimeout)
+		defer cancel()
+		resp, err := invoke(ctx, ev)
 		if err != nil {
 			g.log.Error("function failed", slog.String("request_id", reqID), slog.String("error", err.Error()))
 			gatewayAnswer(w, http.StatusInternalServerError, "Internal Server Error")

@@ -2,6 +2,7 @@ package templatecheck
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +31,7 @@ type otherFunction struct {
 // TestStreamFunctionsAreWired.
 var otherFunctions = []otherFunction{
 	{Name: "NumberHistory", Dir: "number-history", EventType: "DynamoDB", Start: "sequencer.Start()"},
+	{Name: "SweepHistory", Dir: "sweep-history", EventType: "Schedule", Start: "sequencer.StartSweep()"},
 }
 
 // functionNames are the names of every function: the routes' and the others'.
@@ -198,8 +200,8 @@ func TestStreamFunctionsAreWired(t *testing.T) {
 			if p.MaximumRecordAgeInSeconds == nil || *p.MaximumRecordAgeInSeconds < 0 {
 				t.Errorf("%s.%s: MaximumRecordAgeInSeconds is unbounded", id, name)
 			}
-			if len(p.FunctionResponseTypes) > 0 {
-				t.Errorf("%s.%s: FunctionResponseTypes is set, but the handler fails the whole batch", id, name)
+			if fmt.Sprint(p.FunctionResponseTypes) != "[ReportBatchItemFailures]" {
+				t.Errorf("%s.%s: FunctionResponseTypes is %v; the handler reports failed records (ReportBatchItemFailures)", id, name, p.FunctionResponseTypes)
 			}
 
 			queue, ok := strings.CutSuffix(p.DestinationConfig.OnFailure.Destination, ".Arn")

@@ -254,7 +254,9 @@ var allowedActions = map[string][]string{
 	// consistent Query of the waiting lines, GetItem of its state, and a
 	// transaction of Puts (numbered lines, state) and Deletes (the
 	// unnumbered lines).
-	"NumberHistory": {"Query", "GetItem", "PutItem", "DeleteItem"},
+	"NumberHistory": {"Query", "GetItem", "BatchGetItem", "PutItem", "DeleteItem"},
+	// The sweep: a Query of gsi1's waiting lines, then the sequencer's work.
+	"SweepHistory": {"Query", "GetItem", "BatchGetItem", "PutItem", "DeleteItem"},
 }
 
 // otherGrants are the actions a function may have on resources other than

@@ -117,3 +117,69 @@ func TestHotAccountWithPartsLeftBehindWorksAndIsMended(t *testing.T) {
 	}
 	checkHotBooks(t, st, tenant, hot.ID)
 }
+
+// TestSweepFindsLinesLeftWaitingByKey: lines whose stream record never
+// reached the sequencer are found by key in the sparse index of waiting
+// lines once they waited long enough, and leave it when numbered.
+func TestSweepFindsLinesLeftWaitingByKey(t *testing.T) {
+	st, tenant := rawStore(), newTenant(t)
+	hot := hotAccount(t, st, tenant, "Pool", "", "")
+	for range 3 {
+		mustPost(t, st, entryReq(tenant, creator, hot.ID, ledger.Credit, "2.00", nil, nil))
+	}
+	has := func(list []HotAccount) bool {
+		for _, a := range list {
+			if a == (HotAccount{tenant, hot.ID}) {
+				return true
+			}
+		}
+		return false
+	}
+	fresh, err := st.WaitingSince(testCtx(t), time.Now().Add(-ledger.HistoryQuiet), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(fresh) {
+		t.Error("lines just posted are listed as left waiting")
+	}
+	later := time.Now().Add(ledger.HistoryQuiet + time.Second)
+	stale, err := st.WaitingSince(testCtx(t), later, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(stale) {
+		t.Fatalf("the account with 3 waiting lines is not among %v", stale)
+	}
+	if n, err := st.NumberHistory(testCtx(t), tenant, hot.ID); err != nil || n != 3 {
+		t.Fatalf("NumberHistory: %d, %v; want 3", n, err)
+	}
+	if after, _ := st.WaitingSince(testCtx(t), later, 1000); has(after) {
+		t.Error("numbered lines are still listed as waiting")
+	}
+	checkHotBooks(t, st, tenant, hot.ID)
+}
+
+// TestSequencerCatchesUpInBoundedSteps: a backlog larger than one page is
+// numbered completely, a page per transaction, every line once.
+func TestSequencerCatchesUpInBoundedSteps(t *testing.T) {
+	st, tenant := rawStore(), newTenant(t)
+	hot := hotAccount(t, st, tenant, "Pool", "500.00", "")
+	for i := range 3*numberBatch + 7 {
+		typ := ledger.Credit
+		if i%3 == 2 {
+			typ = ledger.Debit
+		}
+		mustPost(t, st, entryReq(tenant, creator, hot.ID, typ, "1.00", nil, nil))
+	}
+	sp := newSpy()
+	n, err := New(sp, TestTable).NumberHistory(testCtx(t), tenant, hot.ID)
+	if err != nil || n != 3*numberBatch+8 {
+		t.Fatalf("NumberHistory: %d, %v; want %d (the opening too)", n, err, 3*numberBatch+8)
+	}
+	if w := sp.snapshot()["TransactWriteItems"]; w != 4 {
+		t.Errorf("%d transactions, want 4 of at most %d lines", w, numberBatch)
+	}
+	if lines := checkHotBooks(t, st, tenant, hot.ID); len(lines) != 3*numberBatch+8 {
+		t.Errorf("%d lines numbered", len(lines))
+	}
+}

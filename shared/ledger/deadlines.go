@@ -32,4 +32,8 @@ const (
 	// GatewayTimeout is API Gateway HTTP API's integration timeout (its
 	// maximum, 30 s): a function must answer before it.
 	GatewayTimeout = 30 * time.Second
+	// HistoryQuiet is how long a hot account's line may wait for its number
+	// before the backstop sweep (every minute) numbers it, whatever became of
+	// the stream record that should have.
+	HistoryQuiet = time.Minute
 )

@@ -16,12 +16,14 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/treasuryledger/treasury/shared/dynamo"
 	"github.com/treasuryledger/treasury/shared/lambdalog"
+	"github.com/treasuryledger/treasury/shared/ledger"
 )
 
 // Numberer numbers an account's waiting lines.
@@ -61,24 +63,56 @@ type Handler struct {
 const concurrency = 8
 
 // Handle numbers the lines of every account the batch names, once each,
-// several at a time. An error fails the batch, which the event source
-// mapping delivers again (and, after its retries, to the dead-letter
-// queue); numbering again is harmless.
+// several at a time; an error names what failed (make run's stream
+// follower and make invoke use it).
 func (h Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
-	type account struct{ tenant, id string }
-	seen := map[account]bool{}
-	var accounts []account
+	_, err := h.handle(ctx, ev)
+	return err
+}
+
+// HandleBatch is the Lambda handler (FunctionResponseTypes:
+// ReportBatchItemFailures): it reports the first record of each account
+// it could not number, so the event source mapping delivers again from
+// there (and, after its retries, to the dead-letter queue) instead of the
+// whole batch; numbering again is harmless.
+func (h Handler) HandleBatch(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	failed, _ := h.handle(ctx, ev)
+	var resp events.DynamoDBEventResponse
+	for _, seq := range failed {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+	}
+	return resp, nil
+}
+
+// handle numbers the batch's accounts; it returns the sequence number of
+// the first record of each account that failed.
+func (h Handler) handle(ctx context.Context, ev events.DynamoDBEvent) ([]string, error) {
+	seen := map[dynamo.HotAccount]bool{}
+	var accounts []dynamo.HotAccount
+	var first []string
 	for _, r := range ev.Records {
 		if !Wants(r) {
 			continue
 		}
 		tenant, id, _ := dynamo.UnnumberedLineAccount(keyOf(r, "pk"), keyOf(r, "sk"))
-		if seen[account{tenant, id}] {
-			continue
+		if a := (dynamo.HotAccount{Tenant: tenant, ID: id}); !seen[a] {
+			seen[a] = true
+			accounts = append(accounts, a)
+			first = append(first, r.Change.SequenceNumber)
 		}
-		seen[account{tenant, id}] = true
-		accounts = append(accounts, account{tenant, id})
 	}
+	errs := numberAll(ctx, h.Store, h.Log, accounts)
+	var failed []string
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, first[i])
+		}
+	}
+	return failed, errors.Join(errs...)
+}
+
+// numberAll numbers each account's waiting lines, concurrency at a time.
+func numberAll(ctx context.Context, store Numberer, log *slog.Logger, accounts []dynamo.HotAccount) []error {
 	errs := make([]error, len(accounts))
 	slots := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -88,17 +122,53 @@ func (h Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			n, err := h.Store.NumberHistory(ctx, a.tenant, a.id)
+			n, err := store.NumberHistory(ctx, a.Tenant, a.ID)
 			if err != nil {
-				h.Log.ErrorContext(ctx, "numbering history", slog.String("tenant", a.tenant), slog.String("account_id", a.id), slog.String("error", err.Error()))
-				errs[i] = fmt.Errorf("account %s: %w", a.id, err)
+				log.ErrorContext(ctx, "numbering history", slog.String("tenant", a.Tenant), slog.String("account_id", a.ID), slog.String("error", err.Error()))
+				errs[i] = fmt.Errorf("account %s: %w", a.ID, err)
 				return
 			}
-			h.Log.DebugContext(ctx, "numbered history", slog.String("tenant", a.tenant), slog.String("account_id", a.id), slog.Int("lines", n))
+			log.DebugContext(ctx, "numbered history", slog.String("tenant", a.Tenant), slog.String("account_id", a.ID), slog.Int("lines", n))
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errs
+}
+
+// SweepStore is what the backstop sweep needs of the store.
+type SweepStore interface {
+	Numberer
+	WaitingSince(ctx context.Context, t time.Time, limit int) ([]dynamo.HotAccount, error)
+}
+
+// sweepPerShard bounds how many waiting lines the sweep reads per shard of
+// the index in one run; the next run goes on.
+const sweepPerShard = 100
+
+// Sweeper is the backstop of the stream: on a schedule (SweepHistory, every
+// minute) it numbers every hot account with a line waiting longer than
+// ledger.HistoryQuiet, found by key in the sparse index of waiting lines.
+// It catches what the stream left: a batch that went to the dead-letter
+// queue, a record lost, a run cut off by its timeout.
+type Sweeper struct {
+	Store SweepStore
+	Log   *slog.Logger
+}
+
+// Handle runs one sweep as of the event's time (the schedule's), so a run
+// can be replayed for any instant; an error fails the invocation (its
+// retries, then the dead-letter queue), and the next run sweeps again.
+func (s Sweeper) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+	now := ev.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	accounts, err := s.Store.WaitingSince(ctx, now.Add(-ledger.HistoryQuiet), sweepPerShard)
+	if err != nil {
+		return err
+	}
+	s.Log.InfoContext(ctx, "sweeping history", slog.Int("accounts", len(accounts)))
+	return errors.Join(numberAll(ctx, s.Store, s.Log, accounts)...)
 }
 
 // NewHandler builds the handler from the environment: TABLE_NAME, and
@@ -123,5 +193,16 @@ func Start() {
 		log.Error("cannot start", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h.HandleBatch)
+}
+
+// StartSweep runs the backstop sweep function.
+func StartSweep() {
+	log := lambdalog.New()
+	h, err := NewHandler(context.Background(), log)
+	if err != nil {
+		log.Error("cannot start", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	lambda.Start(Sweeper{Store: h.Store.(SweepStore), Log: log}.Handle)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -39,12 +40,15 @@ func run() error {
 	if name == "NumberHistory" {
 		return invokeSequencer(*eventFile, *data)
 	}
+	if name == "SweepHistory" {
+		return invokeSweep(*eventFile, *data)
+	}
 	if _, ok := api.RouteNamed(name); !ok {
 		var names []string
 		for _, r := range api.Routes {
 			names = append(names, r.Name)
 		}
-		return fmt.Errorf("unknown function %q; one of: %s, NumberHistory", *fn, strings.Join(names, ", "))
+		return fmt.Errorf("unknown function %q; one of: %s, NumberHistory, SweepHistory", *fn, strings.Join(names, ", "))
 	}
 	if *eventFile == "" {
 		rt, _ := api.RouteNamed(name)
@@ -104,6 +108,36 @@ func invokeSequencer(eventFile, data string) error {
 		return err
 	}
 	fmt.Printf("NumberHistory: %d records handled\n", len(ev.Records))
+	return nil
+}
+
+// invokeSweep runs the history sweep on a scheduled event (by default its
+// sample, events/sweep-history.json, whose time it takes for "now"; an
+// event of the past sweeps little).
+func invokeSweep(eventFile, data string) error {
+	if eventFile == "" {
+		eventFile = filepath.Join("events", "sweep-history.json")
+	}
+	if err := loadStackEnv(filepath.Join(data, "stack.env")); err != nil {
+		return fmt.Errorf("%w (is `make run` running?)", err)
+	}
+	raw, err := os.ReadFile(eventFile)
+	if err != nil {
+		return err
+	}
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("%s: %w", eventFile, err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := sequencer.NewHandler(context.Background(), log)
+	if err != nil {
+		return err
+	}
+	if err := (sequencer.Sweeper{Store: h.Store.(sequencer.SweepStore), Log: log}).Handle(context.Background(), ev); err != nil {
+		return err
+	}
+	fmt.Printf("SweepHistory: swept as of %s\n", ev.Time.Format(time.RFC3339))
 	return nil
 }
 

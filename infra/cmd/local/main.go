@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/aws/aws-lambda-go/events"
 	"log/slog"
 	"net"
 	"net/http"
@@ -97,6 +98,23 @@ func run() error {
 	stopSequencer := localstream.Run(endpoint, direct, *table, sequencer.Wants,
 		sequencer.Handler{Store: dynamo.New(db, *table), Log: log}.Handle, log)
 	defer stopSequencer()
+	// The stream's backstop runs on its schedule (template.yaml: every
+	// minute), on a scheduled event of the moment, as EventBridge sends it.
+	sweeper := sequencer.Sweeper{Store: dynamo.New(db, *table), Log: log}
+	go func() {
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				if err := sweeper.Handle(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events", Time: now.UTC()}); err != nil {
+					log.Error("history sweep", slog.String("error", err.Error()))
+				}
+			}
+		}
+	}()
 	gw := localgateway.New(srv, localauth.Verifier{Key: &key.PublicKey}, log)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
@@ -120,6 +138,7 @@ treasury ledger, local stack
   table           %s
   API             %s  (every route of the route table)
   stream          history sequencer of hot accounts (functions/number-history) on the table's stream
+  schedule        history sweep (functions/sweep-history) every minute
   token issuer    %s (key in %s)
 
 Try it:
