@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/treasuryledger/treasury/shared/app"
 	"github.com/treasuryledger/treasury/shared/ledger"
@@ -189,4 +190,51 @@ func TestHistoryCursorWithForgedKeyIsMalformed(t *testing.T) {
 				c.name, len(page.Items), err, ledger.ErrorCode(err))
 		}
 	}
+}
+
+// TestCursorSignedOverItsKey: the check value covered tenant and query but
+// not the key, so a key edited inside one's own partition was accepted,
+// even one longer than DynamoDB's key limit (a 500 on AWS). The whole
+// cursor is signed, and its length bounded.
+func TestCursorSignedOverItsKey(t *testing.T) {
+	ctx := testCtx(t)
+	tenant := newTenant(t)
+	st := rawStore()
+	x := simpleAccount(t, st, tenant, "Signed", "EUR", "")
+	for range 4 {
+		mustPost(t, st, entryReq(tenant, "bob", x.ID, ledger.Credit, "1.00", nil, nil))
+	}
+	first, err := st.History(ctx, tenant, x.ID, app.HistoryFilter{Limit: 2})
+	if err != nil || first.NextCursor == "" {
+		t.Fatalf("first page: %v, cursor %q", err, first.NextCursor)
+	}
+	cj := openCursor(t, first.NextCursor)
+	edited := cj
+	edited.K = map[string]string{attrPK: cj.K[attrPK], attrSK: cj.K[attrSK][:len(cj.K[attrSK])-1] + "0"}
+	long := cj
+	long.K = map[string]string{attrPK: cj.K[attrPK], attrSK: cj.K[attrSK] + strings.Repeat("9", 1100)}
+	for name, c := range map[string]string{
+		"sort key edited within the account's range": sealCursor(t, edited),
+		"sort key 1,100 characters longer":           sealCursor(t, long),
+		"signature of another store's key":           encodeCursorWith([]byte("other"), cj.K, fmt.Sprintf("history|%s|%s|%s|%s|%v", tenant, x.ID, time.Time{}, time.Time{}, false)),
+	} {
+		if _, err := st.History(ctx, tenant, x.ID, app.HistoryFilter{Limit: 2, Cursor: c}); ledger.ErrorCode(err) != ledger.EMalformed {
+			t.Errorf("%s: %v; want 400 malformed", name, err)
+		}
+	}
+	// The cursor as issued still works, also on another store of the same key.
+	if page, err := New(TestDB, TestTable).History(ctx, tenant, x.ID, app.HistoryFilter{Limit: 2, Cursor: first.NextCursor}); err != nil || len(page.Items) != 2 {
+		t.Errorf("second page: %d items, %v", len(page.Items), err)
+	}
+}
+
+// encodeCursorWith signs a cursor with another key, as another deployment would.
+func encodeCursorWith(k []byte, key map[string]string, scope string) string {
+	other := New(TestDB, TestTable)
+	other.cursorKey = k
+	last := item{}
+	for n, v := range key {
+		last[n] = s(v)
+	}
+	return other.encodeCursor(last, scope)
 }

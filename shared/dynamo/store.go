@@ -2,11 +2,14 @@ package dynamo
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -41,13 +44,15 @@ type Store struct {
 	// hot remembers the accounts ("tenant/id") seen hot, to read their
 	// parts alongside them (prefetchParts).
 	hot sync.Map
+	// cursorKey signs list cursors (CURSOR_KEY).
+	cursorKey []byte
 }
 
 var _ app.Store = (*Store)(nil)
 
 // New returns a store on the table.
 func New(db API, table string) *Store {
-	return &Store{db: db, table: aws.String(table), Retry: DefaultRetry}
+	return &Store{db: db, table: aws.String(table), Retry: DefaultRetry, cursorKey: processCursorKey()}
 }
 
 // Ping reads one item: the service can reach its table.
@@ -209,7 +214,7 @@ func (st *Store) ListAccounts(ctx context.Context, tenant string, f app.AccountF
 		pk = memberPK(tenant, f.Member)
 	}
 	scope := fmt.Sprintf("accounts|%s|%s|%s|%s|%s", tenant, f.Member, f.Status, f.Kind, f.Currency)
-	start, err := decodeCursor(f.Cursor, scope, tenant)
+	start, err := st.decodeCursor(f.Cursor, scope, tenant)
 	if err != nil {
 		return page, err
 	}
@@ -249,7 +254,7 @@ func (st *Store) ListAccounts(ctx context.Context, tenant string, f app.AccountF
 		}
 		page.Items = append(page.Items, a)
 	}
-	page.NextCursor = encodeCursor(out.LastEvaluatedKey, scope)
+	page.NextCursor = st.encodeCursor(out.LastEvaluatedKey, scope)
 	return page, nil
 }
 
@@ -269,7 +274,7 @@ func historyRange(from, to time.Time) (string, string) {
 func (st *Store) History(ctx context.Context, tenant, accountID string, f app.HistoryFilter) (app.Page[ledger.HistoryLine], error) {
 	var page app.Page[ledger.HistoryLine]
 	scope := fmt.Sprintf("history|%s|%s|%s|%s|%v", tenant, accountID, f.From, f.To, f.Descending)
-	start, err := decodeCursor(f.Cursor, scope, tenant)
+	start, err := st.decodeCursor(f.Cursor, scope, tenant)
 	if err != nil {
 		return page, err
 	}
@@ -297,7 +302,7 @@ func (st *Store) History(ctx context.Context, tenant, accountID string, f app.Hi
 		}
 		page.Items = append(page.Items, h)
 	}
-	page.NextCursor = encodeCursor(out.LastEvaluatedKey, scope)
+	page.NextCursor = st.encodeCursor(out.LastEvaluatedKey, scope)
 	return page, nil
 }
 
@@ -348,7 +353,7 @@ func (st *Store) GetTransaction(ctx context.Context, tenant, id string) (*ledger
 func (st *Store) ListTransactions(ctx context.Context, tenant string, f app.TransactionFilter) (app.Page[*ledger.Transaction], error) {
 	var page app.Page[*ledger.Transaction]
 	scope := fmt.Sprintf("transactions|%s|%s|%s|%s|%s|%s", tenant, f.AccountID, f.Kind, f.Status, f.From, f.To)
-	start, err := decodeCursor(f.Cursor, scope, tenant)
+	start, err := st.decodeCursor(f.Cursor, scope, tenant)
 	if err != nil {
 		return page, err
 	}
@@ -378,7 +383,7 @@ func (st *Store) ListTransactions(ctx context.Context, tenant string, f app.Tran
 	if err != nil {
 		return page, err
 	}
-	page.NextCursor = encodeCursor(out.LastEvaluatedKey, scope)
+	page.NextCursor = st.encodeCursor(out.LastEvaluatedKey, scope)
 	if f.AccountID == "" {
 		for _, it := range out.Items {
 			t, err := decodeTxn(it)
@@ -513,45 +518,82 @@ func (st *Store) ListPeriods(ctx context.Context, tenant string) ([]ledger.Perio
 	}
 }
 
-// A cursor is the last key a page read, with a hash of the tenant and query
-// it was issued for. The partition always comes from the caller's token, so
-// a forged cursor could at most skip within the caller's own data; the hash
-// makes one from another query or tenant a clear 400.
+// A cursor is the last key a page read, signed with the store's cursor key
+// over the key and the tenant and query it was issued for: one from
+// another query or tenant, or with any byte of its key edited, is a clear
+// 400. The partition always comes from the caller's token as well, so even
+// a leaked key could at most skip within the caller's own data.
 type cursor struct {
-	Key   map[string]string `json:"k"`
-	Scope string            `json:"s"`
+	Key map[string]string `json:"k"`
+	Sig string            `json:"s"`
 }
 
-func scopeHash(scope string) string {
-	h := sha256.Sum256([]byte(scope))
-	return base64.RawURLEncoding.EncodeToString(h[:12])
+// maxCursorLen bounds a cursor before anything is decoded: a history
+// key is under 100 bytes, DynamoDB's sort key limit is 1,024.
+const maxCursorLen = 1024
+
+// cursorKeyEnv names the variable that holds the key cursors are signed
+// with: the same for every function (template.yaml, a generated secret),
+// so a cursor one function issued is good at any other.
+const cursorKeyEnv = "CURSOR_KEY"
+
+var processCursorKey = sync.OnceValue(func() []byte {
+	if k := os.Getenv(cursorKeyEnv); k != "" {
+		return []byte(k)
+	}
+	// No key given (tests, a single local process): one for this process.
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+})
+
+func (st *Store) signCursor(k map[string]string, scope string) string {
+	mac := hmac.New(sha256.New, st.cursorKey)
+	mac.Write([]byte(scope))
+	names := make([]string, 0, len(k))
+	for n := range k {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		mac.Write([]byte{0})
+		mac.Write([]byte(n))
+		mac.Write([]byte{0})
+		mac.Write([]byte(k[n]))
+	}
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:18])
 }
 
-func encodeCursor(last item, scope string) string {
+func (st *Store) encodeCursor(last item, scope string) string {
 	if len(last) == 0 {
 		return ""
 	}
-	c := cursor{Key: map[string]string{}, Scope: scopeHash(scope)}
+	c := cursor{Key: map[string]string{}}
 	for k, v := range last {
 		if sv, ok := v.(*types.AttributeValueMemberS); ok {
 			c.Key[k] = sv.Value
 		}
 	}
+	c.Sig = st.signCursor(c.Key, scope)
 	raw, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-func decodeCursor(token, scope, tenant string) (item, error) {
+func (st *Store) decodeCursor(token, scope, tenant string) (item, error) {
 	if token == "" {
 		return nil, nil
 	}
 	bad := badCursor()
+	if len(token) > maxCursorLen {
+		return nil, bad
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return nil, bad
 	}
 	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.Scope != scopeHash(scope) || len(c.Key) == 0 {
+	if err := json.Unmarshal(raw, &c); err != nil || len(c.Key) == 0 ||
+		!hmac.Equal([]byte(c.Sig), []byte(st.signCursor(c.Key, scope))) {
 		return nil, bad
 	}
 	it := item{}
@@ -576,7 +618,7 @@ func decodeCursor(token, scope, tenant string) (item, error) {
 func (st *Store) ListAudit(ctx context.Context, tenant string, f app.AuditFilter) (app.Page[*ledger.AuditRecord], error) {
 	var page app.Page[*ledger.AuditRecord]
 	scope := fmt.Sprintf("audit|%s|%s|%s|%s|%s|%s", tenant, f.AccountID, f.Actor, f.Action, f.From, f.To)
-	start, err := decodeCursor(f.Cursor, scope, tenant)
+	start, err := st.decodeCursor(f.Cursor, scope, tenant)
 	if err != nil {
 		return page, err
 	}
@@ -621,6 +663,6 @@ func (st *Store) ListAudit(ctx context.Context, tenant string, f app.AuditFilter
 		}
 		page.Items = append(page.Items, a)
 	}
-	page.NextCursor = encodeCursor(out.LastEvaluatedKey, scope)
+	page.NextCursor = st.encodeCursor(out.LastEvaluatedKey, scope)
 	return page, nil
 }

@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -87,6 +89,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// One cursor key for this stack, shared with make invoke (stack.env),
+	// as template.yaml gives every function the same one.
+	if os.Getenv("CURSOR_KEY") == "" {
+		var k [24]byte
+		_, _ = cryptorand.Read(k[:])
+		os.Setenv("CURSOR_KEY", hex.EncodeToString(k[:]))
+	}
 	srv := api.NewServer(app.New(dynamo.New(db, *table)), log)
 	// Hot accounts' history is numbered by a function fed by the table's
 	// stream; here the stream is read as Lambda's event source mapping
@@ -127,7 +136,7 @@ func run() error {
 
 	base := "http://" + ln.Addr().String()
 	// make invoke finds the running stack here.
-	if err := os.WriteFile(filepath.Join(*data, "stack.env"), []byte("DYNAMODB_ENDPOINT="+serviceEndpoint+"\nTABLE_NAME="+*table+"\nAPI_URL="+base+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(*data, "stack.env"), []byte("DYNAMODB_ENDPOINT="+serviceEndpoint+"\nTABLE_NAME="+*table+"\nAPI_URL="+base+"\nCURSOR_KEY="+os.Getenv("CURSOR_KEY")+"\n"), 0o600); err != nil {
 		return err
 	}
 	defer os.Remove(filepath.Join(*data, "stack.env"))
