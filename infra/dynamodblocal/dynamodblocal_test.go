@@ -245,3 +245,28 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestSecondServerOnADataDirIsRefused: two DynamoDB Local processes on one
+// folder corrupt each other's writes (500s, or writes answered and then
+// lost); the second start says so and starts nothing.
+func TestSecondServerOnADataDirIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := start(t, Options{DataDir: dir})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	second, err := Start(ctx, Options{DataDir: dir})
+	if err == nil {
+		second.Stop()
+		t.Fatal("a second DynamoDB Local started on a data folder in use")
+	}
+	if !strings.Contains(err.Error(), "in use") {
+		t.Errorf("refusal %q does not say the folder is in use", err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Once the first stopped, the folder is free again.
+	third := start(t, Options{DataDir: dir})
+	tableNames(t, third.Endpoint())
+}

@@ -58,6 +58,7 @@ type Server struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	lock     *os.File // the data folder's lock (lockDataDir); nil in memory
 }
 
 // errPortInUse marks a start failure caused by the port being taken, the one
@@ -67,7 +68,8 @@ var errPortInUse = errors.New("port already in use")
 // Start installs DynamoDB Local if needed, starts it and waits until it
 // answers HTTP requests. ctx only bounds the start-up: cancelling it later does
 // not stop the server; call Stop for that.
-func Start(ctx context.Context, opts Options) (*Server, error) {
+func Start(ctx context.Context, opts Options) (srv *Server, err error) {
+	var lock *os.File
 	// Look for java first: it is the cheaper check and a missing runtime
 	// should not cost a network install before failing.
 	java, err := exec.LookPath("java")
@@ -102,6 +104,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("dynamodblocal: data dir: %w", err)
 		}
+		if lock, err = lockDataDir(dataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if srv == nil {
+				lock.Close()
+			}
+		}()
 		args = append(args, "-dbPath", dataDir)
 		workDir = dataDir
 	}
@@ -109,7 +119,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Port != 0 {
 		// The caller chose the port: report a clash instead of silently
 		// moving elsewhere, since they will be configuring clients for it.
-		return launch(ctx, java, args, workDir, opts.Port, opts.Log)
+		srv, err := launch(ctx, java, args, workDir, opts.Port, opts.Log)
+		if srv != nil {
+			srv.lock = lock
+		}
+		return srv, err
 	}
 	// Nothing reserves a port between our probe listener closing and java
 	// binding it, so another process (e.g. a parallel test binary doing the
@@ -123,6 +137,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		s, err := launch(ctx, java, args, workDir, port, opts.Log)
 		if err == nil {
+			s.lock = lock
 			return s, nil
 		}
 		if !errors.Is(err, errPortInUse) {
@@ -266,7 +281,12 @@ func (s *Server) Endpoint() string { return s.endpoint }
 // first call's result. It returns an error if java had already died on its own
 // before Stop, since whatever used the server then probably saw failures.
 func (s *Server) Stop() error {
-	s.stopOnce.Do(func() { s.stopErr = s.stop() })
+	s.stopOnce.Do(func() {
+		s.stopErr = s.stop()
+		if s.lock != nil {
+			s.lock.Close()
+		}
+	})
 	return s.stopErr
 }
 
