@@ -182,7 +182,7 @@ func (r *Result) Details(max int) string {
 // users of the run.
 const (
 	adminSub       = "u_admin"
-	clientScopes   = "accounts:view accounts:all entries:view entries:create entries:delete transfers:view transfers:create transfers:delete withdrawals:view withdrawals:create withdrawals:delete journal:create"
+	clientScopes   = "accounts:view accounts:all accounts:manage periods:close entries:view entries:create entries:delete transfers:view transfers:create transfers:delete withdrawals:view withdrawals:create withdrawals:delete journal:create"
 	approverScopes = "accounts:view accounts:all withdrawals:view withdrawals:approve withdrawals:delete"
 )
 
@@ -398,6 +398,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	readSrv := httptest.NewServer(h.gw)
 	defer readSrv.Close()
 	rd := &reader{base: readSrv.URL, token: tokens[adminSub], http: &http.Client{Transport: transport}}
+	// Settings changes whose undoing went unanswered may have left an
+	// account frozen, renamed or with a lower limit: set every account as
+	// it started, so the books are read against the limits the run used.
+	if err := h.resetSettings(ctx, &sender{base: readSrv.URL, http: rd.http, tokens: tokens}, rec.Accounts); err != nil {
+		return nil, err
+	}
 	var named []string
 	for _, op := range rec.Ops {
 		for _, c := range op.Calls {
@@ -577,6 +583,20 @@ func (h *harness) setup(ctx context.Context, accts []*AccountSpec) error {
 	return nil
 }
 
+// resetSettings sets every account's status, name and overdraft limit to
+// what the run created it with, as the admin, retried until answered.
+func (h *harness) resetSettings(ctx context.Context, s *sender, accts []*AccountSpec) error {
+	for i, a := range accts {
+		raw, _ := json.Marshal(map[string]any{"status": "active", "name": a.Name, "overdraft_limit": a.Overdraft.StringFixed(2)})
+		c := &Call{Name: "reset", Sub: adminSub, Method: "PATCH", Path: "/accounts/" + a.ID, Body: raw}
+		s.deliver(ctx, c, 0, 0, false, mrand.New(mrand.NewPCG(uint64(i), 2)))
+		if _, ok := c.Acked(); !ok {
+			return fmt.Errorf("bank: setting %q back as it started: %s", a.Name, c.Describe())
+		}
+	}
+	return nil
+}
+
 // clientState is what a client remembers of its own acknowledged postings,
 // to pick what a reversal or a decision acts on.
 type clientState struct {
@@ -593,7 +613,12 @@ func (h *harness) client(ctx context.Context, c int, ops []*Op, accts []*Account
 			continue
 		}
 		h.prepare(op, st, c, accts)
-		if !op.Skipped {
+		if !op.Skipped && op.Kind == KindSettings {
+			// The change, then its undoing: one after the other.
+			for i, call := range op.Calls {
+				h.sender.run(ctx, op, call, i)
+			}
+		} else if !op.Skipped {
 			var wg sync.WaitGroup
 			for i, call := range op.Calls {
 				wg.Add(1)
@@ -666,6 +691,24 @@ func (h *harness) prepare(op *Op, st *clientState, c int, accts []*AccountSpec) 
 		op.Calls = []*Call{{Name: "reverse", Sub: clientSub(c), Key: op.Key, Method: "POST",
 			Path: "/transactions/" + op.TargetTxn + "/reverse", Body: raw}}
 		op.Expected = mirror(op.Target.Expected)
+	case KindSettings:
+		a := accts[op.Acct]
+		var change, undo map[string]any
+		switch op.Setting {
+		case SettingFreeze:
+			change, undo = map[string]any{"status": "frozen"}, map[string]any{"status": "active"}
+		case SettingOverdraft:
+			change, undo = map[string]any{"overdraft_limit": "0.00"}, map[string]any{"overdraft_limit": money(a.Overdraft)}
+		case SettingRename:
+			change, undo = map[string]any{"name": a.Name + " ~" + op.Key}, map[string]any{"name": a.Name}
+		}
+		for i, body := range []map[string]any{change, undo} {
+			raw, _ := json.Marshal(body)
+			op.Calls = append(op.Calls, &Call{Name: fmt.Sprintf("settings-%d", i+1), Sub: clientSub(c), Method: "PATCH",
+				Path: "/accounts/" + id(op.Acct), Body: raw})
+		}
+	case KindClose:
+		op.Calls = []*Call{{Name: "close", Sub: clientSub(c), Key: op.Key, Method: "POST", Path: "/periods/" + op.Month + "/close"}}
 	case KindDecide:
 		if len(st.pending) == 0 {
 			op.Skipped = true

@@ -72,6 +72,17 @@ func TestBankShort(t *testing.T) {
 	case res.Retried == 0 || res.Duplicates == 0:
 		t.Errorf("seed %d: no client retries (%d) or duplicates (%d)", seed, res.Retried, res.Duplicates)
 	}
+	acked := map[string]int{}
+	for _, op := range res.Record.Ops {
+		if (op.Kind == KindSettings || op.Kind == KindClose) && opOutcome(op) == Acknowledged {
+			acked[op.Kind+" "+op.Setting]++
+		}
+	}
+	for _, k := range []string{KindSettings + " " + SettingFreeze, KindSettings + " " + SettingOverdraft, KindSettings + " " + SettingRename, KindClose + " "} {
+		if acked[k] == 0 {
+			t.Errorf("seed %d: no %q operation was acknowledged: %v", seed, k, acked)
+		}
+	}
 }
 
 // The plan is a pure function of the seed: the same seed gives the same
@@ -107,7 +118,7 @@ func TestPlanIsAFunctionOfTheSeed(t *testing.T) {
 		}
 	}
 	for _, k := range []string{KindTransfer, KindExchange, KindEntry, KindJournal, KindWithdrawal, "withdrawal-over",
-		KindReversal, "decide-approve", "decide-reject", "decide-race"} {
+		KindReversal, "decide-approve", "decide-reject", "decide-race", KindSettings, KindClose} {
 		if kinds[k] == 0 {
 			t.Errorf("1,000 operations of seed 7 hold no %s", k)
 		}

@@ -535,9 +535,18 @@ func CheckIdempotency(b *Books, rec *Record) []string {
 	var out []string
 	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	ix := indexBooks(b)
+	closers := map[string]map[string]bool{} // month -> keys acknowledged
 	for _, op := range rec.Ops {
-		if op.Skipped {
-			continue
+		if op.Skipped || op.Kind == KindSettings {
+			continue // settings changes carry no key
+		}
+		if op.Kind == KindClose {
+			if _, ok := op.Calls[0].Acked(); ok {
+				if closers[op.Month] == nil {
+					closers[op.Month] = map[string]bool{}
+				}
+				closers[op.Month][op.Calls[0].Key] = true
+			}
 		}
 		var found []*Txn
 		switch {
@@ -585,6 +594,13 @@ func CheckIdempotency(b *Books, rec *Record) []string {
 					bad("%s: key %s was answered again without Idempotent-Replayed; answers: %s", opName(op), c.Key, c.Describe())
 				}
 			}
+		}
+	}
+	// A period closes once: every other close of it is 409, or a replay of
+	// the one that closed it.
+	for _, month := range sortedKeys(closers) {
+		if keys := closers[month]; len(keys) > 1 {
+			bad("period %s: closes with %d different keys were answered 2xx: %s", month, len(keys), strings.Join(sortedKeys(keys), ", "))
 		}
 	}
 	return out

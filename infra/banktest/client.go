@@ -294,6 +294,9 @@ func (s *sender) send(ctx context.Context, c *Call, timeout time.Duration) Answe
 			a.Replayed = res.Header.Get("Idempotent-Replayed") == "true"
 			s.count(a.Status)
 			switch {
+			case a.Status >= 200 && a.Status < 300 && (c.Name == "close" || strings.HasPrefix(c.Name, "settings") || c.Name == "reset"):
+				// A period or an account, not a transaction.
+				a.Body = raw
 			case a.Status >= 200 && a.Status < 300:
 				var t txnAnswer
 				if jerr := json.Unmarshal(raw, &t); jerr != nil || t.ID == "" {

@@ -17,6 +17,15 @@ const (
 	KindWithdrawal = "withdrawal"
 	KindReversal   = "reversal"
 	KindDecide     = "decide" // approve, reject, or both at once, of a pending withdrawal
+	KindSettings   = "settings" // a change of an account's settings and its undoing (PATCH twice)
+	KindClose      = "close"    // a period close, which other clients may race for
+)
+
+// Settings a KindSettings operation changes and then sets back.
+const (
+	SettingFreeze    = "freeze"    // frozen, then active again
+	SettingOverdraft = "overdraft" // a lower overdraft limit, then the first one again
+	SettingRename    = "rename"    // another name, then the first one again
 )
 
 // Decisions a KindDecide operation takes on a pending withdrawal.
@@ -113,6 +122,10 @@ type Op struct {
 	Pick     int
 	Decision string
 
+	// Settings and period close.
+	Setting string
+	Month   string // YYYY-MM of a close: a past month, so postings go on
+
 	// Client faults.
 	ShortTimeout time.Duration // first attempt's timeout when non-zero
 	Abandon      bool          // no retry after the short timeout
@@ -132,8 +145,8 @@ var kindWeights = []struct {
 	kind string
 	w    int
 }{
-	{KindTransfer, 24}, {KindExchange, 9}, {KindEntry, 16}, {KindJournal, 9},
-	{KindWithdrawal, 22}, {KindReversal, 12}, {KindDecide, 8},
+	{KindTransfer, 22}, {KindExchange, 9}, {KindEntry, 15}, {KindJournal, 9},
+	{KindWithdrawal, 21}, {KindReversal, 12}, {KindDecide, 8}, {KindSettings, 3}, {KindClose, 1},
 }
 
 // Plan returns each client's operations: operation i of the run belongs to
@@ -233,6 +246,12 @@ func planOp(r *rand.Rand, seed int64, index, client, seq int, accts []*AccountSp
 		}
 	case KindReversal:
 		op.Pick = r.IntN(8)
+	case KindSettings:
+		op.Acct = pickAccount(r, accts, anyCurrency(r), true)
+		op.Setting = []string{SettingFreeze, SettingOverdraft, SettingRename}[r.IntN(3)]
+	case KindClose:
+		// Few months, so that clients race for the same one.
+		op.Month = fmt.Sprintf("2019-%02d", 1+r.IntN(4))
 	case KindDecide:
 		switch d := r.IntN(100); {
 		case d < 45:
