@@ -16,7 +16,7 @@ const (
 	KindJournal    = "journal"
 	KindWithdrawal = "withdrawal"
 	KindReversal   = "reversal"
-	KindDecide     = "decide" // approve, reject, or both at once, of a pending withdrawal
+	KindDecide     = "decide"   // approve, reject, or both at once, of a pending withdrawal
 	KindSettings   = "settings" // a change of an account's settings and its undoing (PATCH twice)
 	KindClose      = "close"    // a period close, which other clients may race for
 )
