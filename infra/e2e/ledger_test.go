@@ -244,6 +244,17 @@ func TestIdempotentReplay(t *testing.T) {
 	if acc1.Status != 201 || acc2.Status != 201 || string(acc1.Body) != string(acc2.Body) || acc2.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("account replay:\n%d %s\n%d %s", acc1.Status, acc1.Body, acc2.Status, acc2.Body)
 	}
+	// Rebuilt from the creation record, not from the request: the same
+	// bytes after the account changed, every setting included.
+	full := map[string]any{"name": "Idem Full", "currency": "RON", "kind": "bank", "code": "5121.07", "opening_balance": "10",
+		"overdraft_limit": "5", "approval_threshold": "100", "iban": "RO49AAAA1B31007593840000", "members": []string{"u_admin", "u_zed"},
+		"metadata": map[string]any{"zone": "b", "area": 1}, "hot": true}
+	f1 := o.do("POST", "/accounts", o.admin, full, "Idempotency-Key", "acc-full")
+	o.must(200, "PATCH", "/accounts/"+f1.Map(t)["id"].(string), o.admin, map[string]any{"name": "Idem Renamed", "members": []string{"u_admin"}})
+	f2 := o.do("POST", "/accounts", o.admin, full, "Idempotency-Key", "acc-full")
+	if f1.Status != 201 || f2.Status != 201 || string(f1.Body) != string(f2.Body) {
+		t.Fatalf("replay of a changed account:\n%d %s\n%d %s", f1.Status, f1.Body, f2.Status, f2.Body)
+	}
 	lines := o.checkChain(a)
 	if len(lines) != 6 { // opening, +5, +5 (other user), +1000, +1, reversal -1
 		t.Fatalf("%d lines, want 6: %v", len(lines), lines)

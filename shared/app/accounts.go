@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -10,15 +9,12 @@ import (
 	"github.com/treasuryledger/treasury/shared/ledger"
 )
 
-// CreateAccount creates an account and books its opening balance. The input
-// is kept with the idempotency record, so that a replay can rebuild the
-// first answer.
+// CreateAccount creates an account and books its opening balance. A replay
+// rebuilds the first answer from the account's creation record (the audit
+// record written with it), not from the request: nothing is validated again,
+// so a rule made stricter since cannot turn a replay into a refusal.
 func (s *Service) CreateAccount(ctx context.Context, c ledger.Caller, in ledger.NewAccountInput, idem *Idempotency) (*ledger.Account, bool, error) {
 	now := s.Now()
-	input, err := json.Marshal(in)
-	if err != nil {
-		return nil, false, err
-	}
 	acc, opening, err := newAccount(in, ledger.NewID(ledger.AccountPrefix, now), now, c.Sub)
 	if err != nil {
 		return nil, false, err
@@ -31,39 +27,26 @@ func (s *Service) CreateAccount(ctx context.Context, c ledger.Caller, in ledger.
 		acc = booking.Updates[0].Account
 	}
 	audit := ledger.NewAuditRecord(c, now, ledger.ActionAccountCreated, "account", acc.ID, []string{acc.ID}, acc.Settings())
-	replay, err := s.Store.CreateAccount(ctx, c.Tenant, acc, booking, idem, c.Sub, input, audit)
+	replay, err := s.Store.CreateAccount(ctx, c.Tenant, acc, booking, idem, c.Sub, audit)
 	if err != nil {
 		return nil, false, err
 	}
 	if replay == nil {
 		return acc, false, nil
 	}
-	// Rebuild the first answer from the stored input and the account's
-	// immutable creation stamp.
 	stored, err := s.Store.GetAccount(ctx, c.Tenant, replay.ResourceID)
 	if err != nil {
 		return nil, false, err
 	}
-	var first ledger.NewAccountInput
-	raw, err := s.Store.ReplayAccountInput(ctx, c.Tenant, c.Sub, idem)
+	settings, err := s.Store.AccountCreation(ctx, c.Tenant, c.Sub, idem)
 	if err != nil {
 		return nil, false, err
 	}
-	if err := json.Unmarshal(raw, &first); err != nil {
-		return nil, false, err
-	}
-	acc, opening, err = newAccount(first, stored.ID, stored.CreatedAt, stored.CreatedBy)
+	first, err := ledger.AccountAsCreated(stored, settings)
 	if err != nil {
 		return nil, false, err
 	}
-	if !opening.IsZero() {
-		b, err := ledger.Opening(acc, opening, ledger.Actor{Sub: stored.CreatedBy, Now: stored.CreatedAt})
-		if err != nil {
-			return nil, false, err
-		}
-		acc = b.Updates[0].Account
-	}
-	return acc, true, nil
+	return first, true, nil
 }
 
 func newAccount(in ledger.NewAccountInput, id string, now time.Time, sub string) (*ledger.Account, decimal.Decimal, error) {

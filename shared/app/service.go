@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -119,9 +120,11 @@ type AuditFilter struct {
 type Store interface {
 	// CreateAccount writes a new account, its name and code guards, its
 	// member index and, when opening is not nil, its opening booking.
-	CreateAccount(ctx context.Context, tenant string, acc *ledger.Account, opening *ledger.Booking, idem *Idempotency, caller string, input []byte, audit *ledger.AuditRecord) (*Replay, error)
-	// ReplayAccountInput returns the stored input of a replayed creation.
-	ReplayAccountInput(ctx context.Context, tenant, caller string, idem *Idempotency) ([]byte, error)
+	CreateAccount(ctx context.Context, tenant string, acc *ledger.Account, opening *ledger.Booking, idem *Idempotency, caller string, audit *ledger.AuditRecord) (*Replay, error)
+	// AccountCreation returns, for a replayed creation, the settings the
+	// account was created with (its account.created audit record's new
+	// values, as JSON), to rebuild the first answer from.
+	AccountCreation(ctx context.Context, tenant, caller string, idem *Idempotency) (map[string]json.RawMessage, error)
 	GetAccount(ctx context.Context, tenant, id string) (*ledger.Account, error)
 	GetAccounts(ctx context.Context, tenant string, ids []string) (map[string]*ledger.Account, error)
 	// UpdateAccount reads the account, lets fn change it, and writes it back

@@ -171,7 +171,7 @@ func tryCreateAccount(t *testing.T, st *Store, tenant string, in ledger.NewAccou
 	}
 	caller := ledger.NewCaller(creator, tenant, ledger.ScopeAdmin)
 	audit := ledger.NewAuditRecord(caller, now, ledger.ActionAccountCreated, "account", acc.ID, []string{acc.ID}, acc.Settings())
-	replay, err := st.CreateAccount(testCtx(t), tenant, acc, bk, nil, creator, nil, audit)
+	replay, err := st.CreateAccount(testCtx(t), tenant, acc, bk, nil, creator, audit)
 	if err != nil {
 		return nil, err
 	}

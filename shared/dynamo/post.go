@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -23,7 +24,7 @@ const maxTransactItems = 100
 // idempotencyTTL is how long a key answers with its first result.
 const idempotencyTTL = 24 * time.Hour
 
-func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource, step string, input []byte, now time.Time) {
+func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource, step, auditSK string, now time.Time) {
 	if idem == nil {
 		return
 	}
@@ -31,8 +32,8 @@ func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource
 	it["request_hash"] = s(idem.RequestHash)
 	it["resource"] = s(resource)
 	it["step"] = s(step)
-	if len(input) > 0 {
-		it["input"] = s(string(input))
+	if auditSK != "" {
+		it["audit"] = s(auditSK) // what rebuilds a created account's answer
 	}
 	it[attrTTL] = ni(now.Add(idempotencyTTL).Unix())
 	// DynamoDB's TTL deletes expired records only eventually: an expired
@@ -223,7 +224,7 @@ func (st *Store) buildPost(ctx context.Context, req app.PostRequest, requestToke
 	}
 	audit := auditItem(req.Tenant, c.Audit)
 	w.put(audit, "", nil)
-	w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, nil, readAt)
+	w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, "", readAt)
 	if req.Idem == nil && len(rd.parts) > 0 {
 		// An attempt whose answer was lost may still land after a later
 		// attempt committed. An ordinary account's revision stops it; a hot
@@ -267,17 +268,38 @@ func (st *Store) replayOf(ctx context.Context, tenant, caller string, idem *app.
 	return checkReplay(it, idem)
 }
 
-// ReplayAccountInput returns the input stored with an account creation's key.
-func (st *Store) ReplayAccountInput(ctx context.Context, tenant, caller string, idem *app.Idempotency) ([]byte, error) {
-	it, err := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
+// AccountCreation returns the settings a replayed creation created the
+// account with: the new values of the account.created audit record that
+// the key's record names.
+func (st *Store) AccountCreation(ctx context.Context, tenant, caller string, idem *app.Idempotency) (map[string]json.RawMessage, error) {
+	rec, err := st.get(ctx, key(idemPK(tenant, caller, idem.Key), skIdem))
 	if err != nil {
 		return nil, err
 	}
-	return []byte((&reader{it: it}).str("input")), nil
+	sk := (&reader{it: rec}).str("audit")
+	if rec == nil || sk == "" {
+		return nil, fmt.Errorf("dynamo: the idempotency record of a created account names no creation record")
+	}
+	it, err := st.get(ctx, key(auditPK(tenant), sk))
+	if err != nil || it == nil {
+		return nil, fmt.Errorf("dynamo: the creation record %s: %v", sk, err)
+	}
+	var cs []struct {
+		Field string          `json:"field"`
+		New   json.RawMessage `json:"new"`
+	}
+	if err := json.Unmarshal([]byte((&reader{it: it}).str("changes")), &cs); err != nil {
+		return nil, fmt.Errorf("dynamo: the creation record %s: %w", sk, err)
+	}
+	out := make(map[string]json.RawMessage, len(cs))
+	for _, c := range cs {
+		out[c.Field] = c.New
+	}
+	return out, nil
 }
 
 // CreateAccount writes a new account with everything that must exist with it.
-func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Account, opening *ledger.Booking, idem *app.Idempotency, caller string, input []byte, audit *ledger.AuditRecord) (*app.Replay, error) {
+func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Account, opening *ledger.Booking, idem *app.Idempotency, caller string, audit *ledger.AuditRecord) (*app.Replay, error) {
 	now := time.Now()
 	w := &writes{table: st.table}
 	switch {
@@ -303,7 +325,7 @@ func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Acc
 	}
 	auditIt := auditItem(tenant, audit)
 	w.put(auditIt, "", nil)
-	w.idempotency(tenant, caller, idem, a.ID, ledger.StepCreated, input, now)
+	w.idempotency(tenant, caller, idem, a.ID, ledger.StepCreated, str(auditIt[attrSK]), now)
 	var replay *app.Replay
 	err := st.transact(ctx, op{
 		name: "create account",

@@ -3,6 +3,8 @@ package ledger
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -498,4 +500,73 @@ func checkMetadata(v *Invalid, field string, raw json.RawMessage) json.RawMessag
 		return nil
 	}
 	return compact
+}
+
+// AccountAsCreated rebuilds an account as its creation answered it: the
+// stored account's fixed fields (id, kind, currency, creation stamp) and
+// the settings of its account.created record (Settings, as JSON values),
+// with version 1 and nothing pending. Nothing is validated again.
+func AccountAsCreated(stored *Account, settings map[string]json.RawMessage) (*Account, error) {
+	a := &Account{
+		ID: stored.ID, Kind: stored.Kind, Currency: stored.Currency, FundsChecked: stored.FundsChecked,
+		CreatedAt: stored.CreatedAt, CreatedBy: stored.CreatedBy, UpdatedAt: stored.CreatedAt, Version: 1,
+		Metadata: json.RawMessage("{}"),
+	}
+	str := func(name string) (string, error) {
+		raw, ok := settings[name]
+		if !ok || string(raw) == "null" {
+			return "", nil
+		}
+		var v string
+		err := json.Unmarshal(raw, &v)
+		return v, err
+	}
+	amount := func(name string) (*decimal.Decimal, error) {
+		v, err := str(name)
+		if err != nil || v == "" {
+			return nil, err
+		}
+		d, err := decimal.NewFromString(v)
+		return &d, err
+	}
+	var err error
+	var errs []error
+	keep := func(e error) {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	a.Name, err = str("name")
+	keep(err)
+	a.Code, err = str("code")
+	keep(err)
+	a.IBAN, err = str("iban")
+	keep(err)
+	a.Status, err = str("status")
+	keep(err)
+	bal, err := amount("balance")
+	keep(err)
+	if bal != nil {
+		a.Balance = *bal
+	}
+	od, err := amount("overdraft_limit")
+	keep(err)
+	if od != nil {
+		a.OverdraftLimit = *od
+	}
+	a.ApprovalThreshold, err = amount("approval_threshold")
+	keep(err)
+	if raw, ok := settings["members"]; ok {
+		keep(json.Unmarshal(raw, &a.Members))
+	}
+	if raw, ok := settings["metadata"]; ok && string(raw) != "null" {
+		a.Metadata = append(json.RawMessage(nil), raw...)
+	}
+	if raw, ok := settings["hot"]; ok {
+		keep(json.Unmarshal(raw, &a.Hot))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("account %s: its creation record does not read: %w", stored.ID, err)
+	}
+	return a, nil
 }
