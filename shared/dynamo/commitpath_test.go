@@ -302,3 +302,66 @@ func TestCancellationReasonsAreReadByName(t *testing.T) {
 		}
 	}
 }
+
+// holdFirst keeps the first TransactWriteItems (its answer "lost") and
+// sends it when release is called: a request whose client gave up while
+// its commit was still on its way.
+type holdFirst struct {
+	API
+	mu   sync.Mutex
+	held *dynamodb.TransactWriteItemsInput
+}
+
+func (h *holdFirst) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	h.mu.Lock()
+	first := h.held == nil
+	if first {
+		h.held = in
+	}
+	h.mu.Unlock()
+	if first {
+		<-ctx.Done() // never answered: the request gives up
+		return nil, ctx.Err()
+	}
+	return h.API.TransactWriteItems(ctx, in, o...)
+}
+
+func (h *holdFirst) release(ctx context.Context) error {
+	_, err := h.API.TransactWriteItems(ctx, h.held)
+	return err
+}
+
+// TestRetryWithTheSameKeyNeverAnswersRefusedForWhatLands: found by the soak.
+// A client's first attempt timed out while its commit was still on its way;
+// its retry with the same key read the books without it and was refused
+// (here: the period started closing meanwhile); then the first commit
+// landed: a 4xx answer for a posting that is in the books. A refusal
+// under a key is recorded, so that no earlier request of that key can land
+// after it; a later request of the key runs again.
+func TestRetryWithTheSameKeyNeverAnswersRefusedForWhatLands(t *testing.T) {
+	tenant := newTenant(t)
+	acc := simpleAccount(t, rawStore(), tenant, "Till", "EUR", "")
+	idem := &app.Idempotency{Key: "k-late", RequestHash: "h"}
+	h := &holdFirst{API: TestDB}
+	first, cancel := context.WithTimeout(context.Background(), ledger.AnswerReserve+500*time.Millisecond)
+	defer cancel()
+	if _, _, err := New(h, TestTable).Post(first, entryReq(tenant, creator, acc.ID, ledger.Credit, "5.00", idem, nil)); ledger.ErrorCode(err) != ledger.EUnavailable {
+		t.Fatalf("first request: %v, want 503 (its commit unanswered)", err)
+	}
+	month := time.Now().UTC().Format("2006-01")
+	caller := ledger.NewCaller(creator, tenant, ledger.ScopeAdmin)
+	close := ledger.NewAuditRecord(caller, time.Now(), ledger.ActionPeriodClosed, "period", month, nil, nil)
+	if _, _, err := rawStore().ClosePeriod(testCtx(t), tenant, ledger.Period{Month: month, ClosingAt: time.Now().UTC().Truncate(time.Millisecond), ClosedBy: creator}, nil, creator, close); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := rawStore().Post(testCtx(t), entryReq(tenant, creator, acc.ID, ledger.Credit, "5.00", idem, nil))
+	wantCode(t, err, ledger.EPeriodClosed)
+	// The first request's commit lands now.
+	_ = h.release(testCtx(t))
+	if ids := checkBooks(t, rawStore(), tenant, acc.ID); len(ids) != 0 {
+		t.Errorf("the key was answered 409 period-closed, yet the books hold %v", ids)
+	}
+	// A later request of the key runs again (a refusal stores no answer).
+	_, _, err = rawStore().Post(testCtx(t), entryReq(tenant, creator, acc.ID, ledger.Credit, "5.00", idem, nil))
+	wantCode(t, err, ledger.EPeriodClosed)
+}

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -36,9 +37,66 @@ func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource
 		it["audit"] = s(auditSK) // what rebuilds a created account's answer
 	}
 	it[attrTTL] = ni(now.Add(idempotencyTTL).Unix())
-	// DynamoDB's TTL deletes expired records only eventually: an expired
-	// one counts as absent and may be overwritten.
-	w.putAs(roleIdempotency, it, notExists+" OR "+attrTTL+" < :now", item{":now": ni(now.Unix())})
+	w.putAs(roleIdempotency, it, idempotencyFree, item{":now": ni(now.Unix()), ":started": ni(now.UnixMilli())})
+}
+
+// idempotencyFree is the condition of writing a key's record: none yet, or
+// one that no longer answers. DynamoDB's TTL deletes expired records only
+// eventually, so an expired one counts as absent; a refusal recorded
+// before this request started (refusalRecord) stored no answer either.
+const idempotencyFree = notExists + " OR " + attrTTL + " < :now OR " + attrRefusedAt + " < :started"
+
+// attrRefusedAt marks a key's record as a refusal: the milliseconds at
+// which a request of that key was refused.
+const attrRefusedAt = "refused_at_ms"
+
+// refusalRecord records that a request of a key was refused, in place of
+// an answer: the contract stores nothing for a refusal, and the same key
+// runs again, so a request that starts after it ignores it. It exists for
+// the requests of the key still under way: an earlier attempt of one whose
+// client gave up (its commit on its way) would otherwise land after the
+// refusal was answered. Every attempt writes the key's record on the
+// condition idempotencyFree, so none of them lands after this one; a
+// request that started before it and reads it answers the same refusal.
+func (w *writes) refusalRecord(tenant, sub string, idem *app.Idempotency, refusal *ledger.Error, started, now time.Time) {
+	it := key(idemPK(tenant, sub, idem.Key), skIdem)
+	it["request_hash"] = s(idem.RequestHash)
+	it[attrRefusedAt] = ni(now.UnixMilli())
+	raw, _ := json.Marshal(refusal)
+	it["refusal"] = s(string(raw))
+	it[attrTTL] = ni(now.Add(idempotencyTTL).Unix())
+	w.putAs(roleIdempotency, it, idempotencyFree, item{":now": ni(now.Unix()), ":started": ni(started.UnixMilli())})
+}
+
+// recorded is a refusal read back from a key's refusal record: the answer
+// as it stands, not to be recorded again.
+type recorded struct{ error }
+
+// storedRefusal is the refusal a key's refusal record holds.
+func storedRefusal(it item, idem *app.Idempotency) error {
+	r := reader{it: it}
+	if r.str("request_hash") != idem.RequestHash {
+		return ledger.Errorf(ledger.EIdempotencyKeyReuse, "This Idempotency-Key was used for another request.")
+	}
+	var e ledger.Error
+	if err := json.Unmarshal([]byte(r.str("refusal")), &e); err != nil || e.Code == "" {
+		return fmt.Errorf("dynamo: a refusal record that does not read: %v", err)
+	}
+	return recorded{&e}
+}
+
+// recordable reports whether a posting's refusal is recorded under its key
+// (refusalRecord): a business or validation refusal, not a fault.
+func recordable(err error) (*ledger.Error, bool) {
+	var le *ledger.Error
+	if !errors.As(err, &le) {
+		return nil, false
+	}
+	switch le.Code {
+	case ledger.EUnavailable, ledger.EInternal, ledger.EIdempotencyKeyReuse:
+		return nil, false
+	}
+	return le, true
 }
 
 // liveIdempotency reports whether an idempotency record still answers.
@@ -107,18 +165,30 @@ func (w *writes) booking(tenant string, bk *ledger.Booking, rd read, isNew map[s
 func (st *Store) Post(ctx context.Context, req app.PostRequest) (*ledger.Transaction, *app.Replay, error) {
 	var txn *ledger.Transaction
 	var replay *app.Replay
-	requestToken := newToken()
+	var refused error
+	requestToken, started := newToken(), time.Now()
 	err := st.transact(ctx, op{
 		name: "post",
 		build: func(ctx context.Context) (*attempt, error) {
-			var err error
-			var a *attempt
-			a, replay, err = st.buildPost(ctx, req, requestToken, &txn)
+			a, r, err := st.buildPost(ctx, req, requestToken, started, &txn)
+			replay = r
+			var rec recorded
+			if errors.As(err, &rec) {
+				return nil, rec.error
+			}
+			if le, ok := recordable(err); ok && req.Idem != nil {
+				w := &writes{table: st.table}
+				w.refusalRecord(req.Tenant, req.Caller, req.Idem, le, started, time.Now())
+				return &attempt{w: w, done: func() { refused = err }}, nil
+			}
 			return a, err
 		},
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, nil, err
+	case refused != nil:
+		return nil, nil, refused
 	}
 	return txn, replay, nil
 }
@@ -134,7 +204,7 @@ func newToken() string {
 // buildPost reads and decides one attempt of a posting; the attempt sets
 // *out once it committed. A replay of an earlier request is answered with
 // no attempt.
-func (st *Store) buildPost(ctx context.Context, req app.PostRequest, requestToken string, out **ledger.Transaction) (*attempt, *app.Replay, error) {
+func (st *Store) buildPost(ctx context.Context, req app.PostRequest, requestToken string, started time.Time, out **ledger.Transaction) (*attempt, *app.Replay, error) {
 	state := &app.State{}
 	ids := append([]string(nil), req.AccountIDs...)
 	month := req.Month
@@ -178,9 +248,14 @@ func (st *Store) buildPost(ctx context.Context, req app.PostRequest, requestToke
 		r := reader{it: it}
 		switch {
 		case r.str(attrSK) == skIdem:
-			if liveIdempotency(it, readAt) {
+			switch {
+			case !liveIdempotency(it, readAt):
+			case r.optInt(attrRefusedAt) == 0:
 				replay, err := checkReplay(it, req.Idem)
 				return nil, replay, err
+			case r.optInt(attrRefusedAt) >= started.UnixMilli():
+				// Refused while this request was under way.
+				return nil, nil, storedRefusal(it, req.Idem)
 			}
 		case r.str(attrPK) == periodPK(req.Tenant):
 			p, err := decodePeriod(it)
@@ -225,6 +300,10 @@ func (st *Store) buildPost(ctx context.Context, req app.PostRequest, requestToke
 	audit := auditItem(req.Tenant, c.Audit)
 	w.put(audit, "", nil)
 	w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, "", readAt)
+	if req.Idem != nil {
+		// This request may overwrite a refusal recorded before it started.
+		w.items[len(w.items)-1].Put.ExpressionAttributeValues[":started"] = ni(started.UnixMilli())
+	}
 	if req.Idem == nil && len(rd.parts) > 0 {
 		// An attempt whose answer was lost may still land after a later
 		// attempt committed. An ordinary account's revision stops it; a hot
@@ -264,6 +343,14 @@ func (st *Store) replayOf(ctx context.Context, tenant, caller string, idem *app.
 	}
 	if it == nil || !liveIdempotency(it, time.Now()) {
 		return nil, errRetry
+	}
+	if (&reader{it: it}).optInt(attrRefusedAt) > 0 {
+		var rec recorded
+		err := storedRefusal(it, idem)
+		if errors.As(err, &rec) {
+			return nil, rec.error
+		}
+		return nil, err
 	}
 	return checkReplay(it, idem)
 }
