@@ -301,9 +301,11 @@ func (st *Store) transact(ctx context.Context, o op) error {
 		if err == nil && a == nil {
 			return nil
 		}
+		if err == nil && len(a.w.items) > maxTransactItems {
+			return st.settle(ctx, lost, lastLost, fmt.Errorf("dynamo: %s: a transaction of %d items (DynamoDB takes %d)", o.name, len(a.w.items), maxTransactItems))
+		}
 		if err == nil {
-			var callErr error
-			callErr = st.send(lctx, a, end)
+			callErr := st.send(lctx, a, end)
 			v, roles := a.w.judge(callErr)
 			switch v {
 			case committed:
@@ -353,9 +355,6 @@ func (st *Store) send(ctx context.Context, a *attempt, end time.Time) error {
 	}
 	ctx, cancel := context.WithDeadline(ctx, dl)
 	defer cancel()
-	if len(a.w.items) > maxTransactItems {
-		return fmt.Errorf("dynamo: a transaction of %d items (DynamoDB takes %d)", len(a.w.items), maxTransactItems)
-	}
 	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: a.w.items},
 		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	return err
