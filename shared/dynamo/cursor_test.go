@@ -238,3 +238,37 @@ func encodeCursorWith(k []byte, key map[string]string, scope string) string {
 	}
 	return other.encodeCursor(last, scope)
 }
+
+// FuzzDecodeCursor: whatever a client sends as a cursor, the store answers
+// 400 malformed or continues a query it issued: a cursor it accepts is one
+// it signed for this scope, with keys only in the caller's partitions.
+func FuzzDecodeCursor(f *testing.F) {
+	st := New(nil, "fuzz")
+	scope, tenant := "history|t1|acc_1", "t1"
+	good := st.encodeCursor(item{attrPK: s("T#t1#A#acc_1"), attrSK: s("H#2026-11-30T10:00:00.000Z#000000000003")}, scope)
+	f.Add(good)
+	f.Add(good[:len(good)-2])
+	f.Add("")
+	f.Add("e30")
+	f.Add(strings.Repeat("A", 2000))
+	f.Fuzz(func(t *testing.T, c string) {
+		it, err := st.decodeCursor(c, scope, tenant)
+		if err != nil {
+			if ledger.ErrorCode(err) != ledger.EMalformed {
+				t.Fatalf("decodeCursor(%q) = %v, want malformed", c, err)
+			}
+			return
+		}
+		if c == "" {
+			return
+		}
+		for k, v := range it {
+			if (k == attrPK || k == attrGSI1PK) && !strings.HasPrefix(str(v), "T#t1#") {
+				t.Fatalf("accepted a key of another partition: %q", str(v))
+			}
+		}
+		if _, err := st.decodeCursor(c, scope+"x", tenant); err == nil {
+			t.Fatalf("cursor %q accepted for another query", c)
+		}
+	})
+}
