@@ -30,11 +30,22 @@ token:
 invoke:
 	@$(GO) run ./infra/cmd/invoke -fn '$(FN)' -event '$(EVENT)' -data $(DATA)
 
-## lint: cfn-lint on the SAM template (it applies the SAM transform).
+## lint: cfn-lint on the SAM template (it applies the SAM transform), and
+## Redocly CLI on api/openapi.yaml: @redocly/cli pinned by
+## tools/openapi-lint/package-lock.json, installed there (npm ci) on the first
+## run and again only when the lock file changes.
 lint:
 	cfn-lint template.yaml
+	@cmp -s tools/openapi-lint/package-lock.json tools/openapi-lint/node_modules/.installed-lock 2>/dev/null || { \
+		echo "lint: installing the pinned Redocly CLI (npm ci --prefix tools/openapi-lint)"; \
+		npm ci --prefix tools/openapi-lint --ignore-scripts --no-audit --no-fund --loglevel=error && \
+		cp tools/openapi-lint/package-lock.json tools/openapi-lint/node_modules/.installed-lock; \
+	} || { echo "lint: could not install @redocly/cli from tools/openapi-lint (needs Node.js 20.19+ or 22.12+, npm and the npm registry)" >&2; exit 1; }
+	@REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_NOTIFICATIONS=true tools/openapi-lint/node_modules/.bin/redocly lint \
+		--config tools/openapi-lint/redocly.yaml api/openapi.yaml || { \
+		echo "lint: api/openapi.yaml breaks the OpenAPI lint (findings above). Fix the document; change a rule in tools/openapi-lint/redocly.yaml only if the rule itself is wrong." >&2; exit 1; }
 
-## test: formatting, vet, template lint, and every test against one shared DynamoDB Local.
+## test: formatting, vet, template and OpenAPI lint, and every test against one shared DynamoDB Local.
 test: check-format vet lint
 	$(GO) run ./infra/cmd/withdynamodb -- $(GO) test -count=1 -timeout 15m ./...
 
