@@ -25,7 +25,9 @@ const maxTransactItems = 100
 // idempotencyTTL is how long a key answers with its first result.
 const idempotencyTTL = 24 * time.Hour
 
-func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource, step, auditSK string, now time.Time) {
+// idempotency writes a key's record of the answer; started is when the
+// request began (a refusal recorded before it no longer answers).
+func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource, step, auditSK string, now, started time.Time) {
 	if idem == nil {
 		return
 	}
@@ -37,7 +39,7 @@ func (w *writes) idempotency(tenant, sub string, idem *app.Idempotency, resource
 		it["audit"] = s(auditSK) // what rebuilds a created account's answer
 	}
 	it[attrTTL] = ni(now.Add(idempotencyTTL).Unix())
-	w.putAs(roleIdempotency, it, idempotencyFree, item{":now": ni(now.Unix()), ":started": ni(now.UnixMilli())})
+	w.putAs(roleIdempotency, it, idempotencyFree, item{":now": ni(now.Unix()), ":started": ni(started.UnixMilli())})
 }
 
 // idempotencyFree is the condition of writing a key's record: none yet, or
@@ -299,11 +301,7 @@ func (st *Store) buildPost(ctx context.Context, req app.PostRequest, requestToke
 	}
 	audit := auditItem(req.Tenant, c.Audit)
 	w.put(audit, "", nil)
-	w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, "", readAt)
-	if req.Idem != nil {
-		// This request may overwrite a refusal recorded before it started.
-		w.items[len(w.items)-1].Put.ExpressionAttributeValues[":started"] = ni(started.UnixMilli())
-	}
+	w.idempotency(req.Tenant, req.Caller, req.Idem, t.ID, c.Step, "", readAt, started)
 	if req.Idem == nil && len(rd.parts) > 0 {
 		// An attempt whose answer was lost may still land after a later
 		// attempt committed. An ordinary account's revision stops it; a hot
@@ -412,7 +410,7 @@ func (st *Store) CreateAccount(ctx context.Context, tenant string, a *ledger.Acc
 	}
 	auditIt := auditItem(tenant, audit)
 	w.put(auditIt, "", nil)
-	w.idempotency(tenant, caller, idem, a.ID, ledger.StepCreated, str(auditIt[attrSK]), now)
+	w.idempotency(tenant, caller, idem, a.ID, ledger.StepCreated, str(auditIt[attrSK]), now, now)
 	var replay *app.Replay
 	err := st.transact(ctx, op{
 		name: "create account",

@@ -454,7 +454,8 @@ func (st *Store) ClosePeriod(ctx context.Context, tenant string, p ledger.Period
 	w.putAs(rolePeriod, periodItem(tenant, p), notExists, nil)
 	auditIt := auditItem(tenant, audit)
 	w.put(auditIt, "", nil)
-	w.idempotency(tenant, caller, idem, p.Month, ledger.StepCreated, "", time.Now())
+	now := time.Now()
+	w.idempotency(tenant, caller, idem, p.Month, ledger.StepCreated, "", now, now)
 	var out *ledger.Period
 	var replay *app.Replay
 	err := st.transact(ctx, op{
