@@ -85,22 +85,8 @@ func run() error {
 // invokeSequencer runs the history sequencer's handler on a stream event
 // (by default its sample, events/number-history.json).
 func invokeSequencer(eventFile, data string) error {
-	if eventFile == "" {
-		eventFile = filepath.Join("events", "number-history.json")
-	}
-	if err := loadStackEnv(filepath.Join(data, "stack.env")); err != nil {
-		return fmt.Errorf("%w (is `make run` running?)", err)
-	}
-	raw, err := os.ReadFile(eventFile)
-	if err != nil {
-		return err
-	}
 	var ev events.DynamoDBEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return fmt.Errorf("%s: %w", eventFile, err)
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := sequencer.NewHandler(context.Background(), log)
+	h, err := sequencerOn(eventFile, "number-history.json", data, &ev)
 	if err != nil {
 		return err
 	}
@@ -115,30 +101,36 @@ func invokeSequencer(eventFile, data string) error {
 // sample, events/sweep-history.json, whose time it takes for "now"; an
 // event of the past sweeps little).
 func invokeSweep(eventFile, data string) error {
-	if eventFile == "" {
-		eventFile = filepath.Join("events", "sweep-history.json")
-	}
-	if err := loadStackEnv(filepath.Join(data, "stack.env")); err != nil {
-		return fmt.Errorf("%w (is `make run` running?)", err)
-	}
-	raw, err := os.ReadFile(eventFile)
-	if err != nil {
-		return err
-	}
 	var ev events.EventBridgeEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return fmt.Errorf("%s: %w", eventFile, err)
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := sequencer.NewHandler(context.Background(), log)
+	h, err := sequencerOn(eventFile, "sweep-history.json", data, &ev)
 	if err != nil {
 		return err
 	}
-	if err := (sequencer.Sweeper{Store: h.Store.(sequencer.SweepStore), Log: log}).Handle(context.Background(), ev); err != nil {
+	if err := (sequencer.Sweeper{Store: h.Store.(sequencer.SweepStore), Log: h.Log}).Handle(context.Background(), ev); err != nil {
 		return err
 	}
 	fmt.Printf("SweepHistory: swept as of %s\n", ev.Time.Format(time.RFC3339))
 	return nil
+}
+
+// sequencerOn reads the event file (events/<sample> when none is given)
+// into ev and builds the sequencer's handler against the running stack.
+func sequencerOn(eventFile, sample, data string, ev any) (sequencer.Handler, error) {
+	if eventFile == "" {
+		eventFile = filepath.Join("events", sample)
+	}
+	if err := loadStackEnv(filepath.Join(data, "stack.env")); err != nil {
+		return sequencer.Handler{}, fmt.Errorf("%w (is `make run` running?)", err)
+	}
+	raw, err := os.ReadFile(eventFile)
+	if err != nil {
+		return sequencer.Handler{}, err
+	}
+	if err := json.Unmarshal(raw, ev); err != nil {
+		return sequencer.Handler{}, fmt.Errorf("%s: %w", eventFile, err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return sequencer.NewHandler(context.Background(), log)
 }
 
 // loadStackEnv sets the variables the running local stack wrote.
