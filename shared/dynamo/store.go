@@ -135,6 +135,18 @@ func readErr(err error) error {
 // batchGet reads up to 100 keys consistently, in one round trip unless
 // DynamoDB leaves keys unprocessed.
 func (st *Store) batchGet(ctx context.Context, keys []item) ([]item, error) {
+	// DynamoDB refuses a request that names one item twice (a posting may
+	// name an account its transaction also names).
+	seen := make(map[string]bool, len(keys))
+	unique := keys[:0:0]
+	for _, k := range keys {
+		id := str(k[attrPK]) + "\x00" + str(k[attrSK])
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, k)
+		}
+	}
+	keys = unique
 	var out []item
 	for start := 0; start < len(keys); start += 100 {
 		end := min(start+100, len(keys))
@@ -369,7 +381,12 @@ func (st *Store) ListTransactions(ctx context.Context, tenant string, f app.Tran
 		}
 	} else {
 		// gsi1sk is the bare stamp#id; "0" sorts before every stamp.
-		lo, hi = "0"+lo[2:], hi[2:]+"~"
+		if f.From.IsZero() {
+			lo = "0"
+		} else {
+			lo = lo[2:]
+		}
+		hi = hi[2:] + "~"
 		in = &dynamodb.QueryInput{
 			IndexName:                 aws.String(gsi1),
 			KeyConditionExpression:    aws.String("gsi1pk = :pk AND gsi1sk BETWEEN :lo AND :hi"),
