@@ -26,6 +26,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"zero", entries, `{"type":"credit","amount":"0.00"}`, 422, "validation", "amount"},
 		{"leading plus", entries, `{"type":"credit","amount":"+5.00"}`, 422, "validation", "amount"},
 		{"thousands separator", entries, `{"type":"credit","amount":"1,000.00"}`, 422, "validation", "amount"},
+		{"leading zeros", entries, `{"type":"credit","amount":"0000000000000001.00"}`, 422, "validation", "amount"},
 		{"16 integer digits", entries, `{"type":"credit","amount":"1234567890123456"}`, 422, "validation", "amount"},
 		{"unknown field", entries, `{"type":"credit","amount":"5.00","colour":"red"}`, 400, "malformed", "colour"},
 		{"duplicate key", entries, `{"type":"credit","amount":"5.00","amount":"500.00"}`, 400, "malformed", "amount"},

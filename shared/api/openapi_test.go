@@ -794,11 +794,10 @@ func TestOpenAPIAmountSchemas(t *testing.T) {
 		}
 	}
 	corpus = append(corpus, "1e3", "1E3", "1,000.00", "1_000", "1'000", " 5", "5 ", "NaN", "Infinity", "0x10", "１", "٣", "1.2.3", "--1", "-")
-	leadingZero := regexp.MustCompile(`^-?0[0-9]`)
 	for _, s := range corpus {
 		d, err := money.ParseAmount(s, clf)
 		server := err == nil
-		canonical := server && !leadingZero.MatchString(s)
+		canonical := server // the server refuses leading zeros as the schemas do
 		for _, c := range []struct {
 			name   string
 			schema *yaml.Node

@@ -38,7 +38,8 @@ func parseError(format string, args ...any) (decimal.Decimal, error) {
 // The number of decimal places may not exceed c.MinorUnits, even if the extra
 // digits are zeros: "1.500" EUR is rejected, because it usually means the
 // client is working at a different precision than the ledger and silently
-// accepting it would hide that bug. "-0.00" parses as zero. Negative amounts
+// accepting it would hide that bug. Leading zeros ("007") are refused too.
+// "-0.00" parses as zero. Negative amounts
 // parse; whether a sign is allowed is the caller's rule, not a syntax rule.
 //
 // c should come from LookupCurrency. The error, when not nil, is always a
@@ -98,9 +99,14 @@ func ParseAmount(s string, c Currency) (decimal.Decimal, error) {
 		return parseError("amount must have at least one digit after the decimal point, or no decimal point at all")
 	}
 
-	// Leading zeros carry no value, so "000000000000000001.00" is fine; only
-	// significant digits count towards the limit.
-	if len(strings.TrimLeft(intPart, "0")) > maxIntegerDigits {
+	// Leading zeros are refused like any other spelling that is not the
+	// canonical one: "0000000000000001.00" passed a 15-digit limit that
+	// counted only significant digits, and reads differently in other
+	// systems (octal in some).
+	if len(intPart) > 1 && intPart[0] == '0' {
+		return parseError("amount must not have leading zeros; write 1.00, not 01.00")
+	}
+	if len(intPart) > maxIntegerDigits {
 		return parseError("amount must not have more than %d digits before the decimal point", maxIntegerDigits)
 	}
 
