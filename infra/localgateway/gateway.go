@@ -80,7 +80,7 @@ func (g *Gateway) route(rt api.Route, invoke lambdaapi.Handler) http.Handler {
 			gatewayAnswer(w, http.StatusBadRequest, "Bad Request")
 			return
 		}
-		ev := event(r, rt, body, reqID, claims)
+		ev := Event(r, rt, body, reqID, claims)
 		// The function's own deadline, as Lambda gives it in the context.
 		ctx, cancel := context.WithTimeout(r.Context(), ledger.FunctionTimeout)
 		defer cancel()
@@ -100,8 +100,8 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// event builds the payload-2.0 event API Gateway would send for r.
-func event(r *http.Request, rt api.Route, body []byte, reqID string, claims map[string]string) events.APIGatewayV2HTTPRequest {
+// Event builds the payload-2.0 event API Gateway would send for r.
+func Event(r *http.Request, rt api.Route, body []byte, reqID string, claims map[string]string) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
 	for k, v := range r.Header {
 		headers[strings.ToLower(k)] = strings.Join(v, ",")

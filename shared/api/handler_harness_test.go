@@ -7,16 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/treasuryledger/treasury/infra/localgateway"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -102,54 +100,20 @@ func (h *harness) route(rt api.Route, invoke lambdaapi.Handler) http.Handler {
 	})
 }
 
-// event is the payload-2.0 event for r, as infra/localgateway builds it;
+// event is the payload-2.0 event for r, built by infra/localgateway itself;
 // the claims come from the test headers, which are not passed on.
 func event(r *http.Request, rt api.Route, body []byte, reqID string) events.APIGatewayV2HTTPRequest {
-	headers := map[string]string{}
 	var claims map[string]string
-	for k, v := range r.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case hdrSub, hdrTenant, hdrScope:
+	for _, h := range []string{hdrSub, hdrTenant, hdrScope} {
+		if v := r.Header.Get(h); v != "" {
 			if claims == nil {
 				claims = map[string]string{}
 			}
-			claims[strings.ToLower(strings.TrimPrefix(http.CanonicalHeaderKey(k), "X-Test-"))] = v[0]
-			continue
+			claims[strings.ToLower(strings.TrimPrefix(h, "X-Test-"))] = v
 		}
-		headers[strings.ToLower(k)] = strings.Join(v, ",")
+		r.Header.Del(h)
 	}
-	params := map[string]string{}
-	for _, seg := range strings.Split(rt.Path, "/") {
-		if strings.HasPrefix(seg, "{") {
-			name := strings.Trim(seg, "{}")
-			params[name] = r.PathValue(name)
-		}
-	}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	now := time.Now()
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: rt.Pattern(), RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
-		Headers: headers, PathParameters: params,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey: rt.Pattern(), AccountID: "000000000000", Stage: "$default", RequestID: reqID,
-			APIID: "test", DomainName: r.Host, DomainPrefix: "test", Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
-			TimeEpoch: now.UnixMilli(),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
-				Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent(),
-			},
-		},
-	}
-	if claims != nil {
-		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
-		}
-	}
-	if utf8.Valid(body) {
-		ev.Body = string(body)
-	} else {
-		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-	}
-	return ev
+	return localgateway.Event(r, rt, body, reqID, claims)
 }
 
 func (h *harness) lastRequestID() string {
